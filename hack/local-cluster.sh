@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane on this machine, without Docker: etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler and kwok (3 simulated
+# nodes whose pods become Running and Ready), built from Go modules by
+# hack/build-tools.sh.
+#
+#   hack/local-cluster.sh up        start it (idempotent: reuses a healthy cluster)
+#   hack/local-cluster.sh down      stop every process it started and remove its state
+#   hack/local-cluster.sh status    say what runs
+#   hack/local-cluster.sh env       print `export KUBECONFIG=... PATH=...` for eval
+#
+# State (data, certificates, logs, audit log, kubeconfig) lives in .local-cluster/
+# of the checkout (override with LOCAL_CLUSTER_DIR). Ports are chosen free at `up`,
+# so two checkouts can run side by side.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+state=${LOCAL_CLUSTER_DIR:-$root/.local-cluster}
+nodes=${LOCAL_CLUSTER_NODES:-3}
+pvs=${LOCAL_CLUSTER_PVS:-200}
+kubeconfig="$state/kubeconfig"
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+log() { printf '[local-cluster] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+pid_of() { cat "$state/pids/$1" 2>/dev/null || true; }
+alive() { local pid; pid=$(pid_of "$1"); [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
+
+kc() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+apiserver_ready() {
+  [[ -f "$kubeconfig" ]] && kc get --raw /readyz >/dev/null 2>&1
+}
+
+healthy() {
+  local c
+  for c in "${components[@]}"; do alive "$c" || return 1; done
+  apiserver_ready
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND...: polls until COMMAND succeeds. A component
+# that dies while we wait fails the wait at once, with the end of its log.
+wait_for() {
+  local what=$1 timeout=$2 deadline c
+  shift 2
+  deadline=$(( $(date +%s) + timeout ))
+  until "$@" >/dev/null 2>&1; do
+    for c in "${components[@]}"; do
+      if [[ -f "$state/pids/$c" ]] && ! alive "$c"; then
+        log "$c exited; the end of $state/logs/$c.log:"
+        tail -n 30 "$state/logs/$c.log" >&2 || true
+        die "$c exited while waiting for $what"
+      fi
+    done
+    (( $(date +%s) < deadline )) || die "timed out after ${timeout}s waiting for $what (logs in $state/logs)"
+    sleep 0.5
+  done
+}
+
+start() {
+  local name=$1
+  shift
+  # setsid: the process outlives this script and its terminal; `down` stops it by pid.
+  setsid "$@" >"$state/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$state/pids/$name"
+}
+
+gen_certs() {
+  local pki="$state/pki"
+  mkdir -p "$pki"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=local-cluster-ca" \
+    -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
+  # issue NAME SUBJECT [SAN]: a key and a certificate signed by the CA.
+  issue() {
+    local name=$1 subj=$2 san=${3:-} ext="$pki/$1.ext"
+    openssl req -newkey rsa:2048 -nodes -subj "$subj" -keyout "$pki/$name.key" -out "$pki/$name.csr" 2>/dev/null
+    if [[ -n "$san" ]]; then
+      printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$san" > "$ext"
+    else
+      printf 'extendedKeyUsage=clientAuth\n' > "$ext"
+    fi
+    openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+      -days 3650 -extfile "$ext" -out "$pki/$name.crt" 2>/dev/null
+    rm -f "$pki/$name.csr" "$ext"
+  }
+  issue apiserver "/CN=kube-apiserver" \
+    "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1"
+  issue admin "/O=system:masters/CN=local-cluster-admin"
+  issue controller-manager "/CN=system:kube-controller-manager"
+  issue scheduler "/CN=system:kube-scheduler"
+  openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+}
+
+write_kubeconfig() {
+  local file=$1 user=$2
+  cat > "$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: https://127.0.0.1:$(cat "$state/ports/apiserver")
+    certificate-authority: $state/pki/ca.crt
+users:
+- name: $user
+  user:
+    client-certificate: $state/pki/$user.crt
+    client-key: $state/pki/$user.key
+contexts:
+- name: local
+  context: {cluster: local, user: $user}
+current-context: local
+EOF
+}
+
+write_audit_policy() {
+  # Metadata for every request (who, verb, resource, code), so tests and benchmarks
+  # can count what the operator sends. Events and leases are logged too: a quiet
+  # operator must not hide writes there either.
+  cat > "$state/audit-policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+EOF
+}
+
+seed_cluster() {
+  local i
+  {
+    for ((i = 0; i < nodes; i++)); do
+      cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$i
+  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
+  labels:
+    kubernetes.io/hostname: kwok-node-$i
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    topology.kubernetes.io/zone: zone-$i
+    type: kwok
+status:
+  allocatable: {cpu: "64", memory: 512Gi, pods: "2000", ephemeral-storage: 1Ti}
+  capacity: {cpu: "64", memory: 512Gi, pods: "2000", ephemeral-storage: 1Ti}
+  nodeInfo: {architecture: amd64, operatingSystem: linux, kubeletVersion: fake, kubeProxyVersion: fake}
+EOF
+    done
+    cat <<'EOF'
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: Immediate
+reclaimPolicy: Retain
+EOF
+  } > "$state/seed.yaml"
+  kc apply -f "$state/seed.yaml" >/dev/null
+  ensure_pvs "$pvs"
+}
+
+# ensure_pvs N: at least N statically created, Available 100Gi PersistentVolumes in
+# the default StorageClass. Nothing provisions dynamically here, so tests and
+# benchmarks that need more claims call `hack/local-cluster.sh pvs N`.
+ensure_pvs() {
+  local want=$1 have i file="$state/pvs.yaml"
+  have=$(kc get pv -o name 2>/dev/null | wc -l)
+  (( have >= want )) && return 0
+  : > "$file"
+  for ((i = have; i < want; i++)); do
+    cat >> "$file" <<EOF
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: local-pv-$i, labels: {local-cluster: "true"}}
+spec:
+  capacity: {storage: 100Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: standard
+  hostPath: {path: /tmp/local-cluster-pv/$i}
+EOF
+  done
+  kc apply -f "$file" >/dev/null
+  log "persistent volumes: $want"
+}
+
+nodes_ready() {
+  local ready
+  ready=$(kc get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)
+  (( ready >= nodes ))
+}
+
+up() {
+  bin=$("$here/build-tools.sh")
+  if healthy; then
+    log "already running (kubeconfig: $kubeconfig)"
+    return 0
+  fi
+  if [[ -d "$state" ]]; then
+    log "found a stopped or broken cluster; starting fresh"
+    down
+  fi
+  local started
+  started=$(date +%s)
+  mkdir -p "$state"/{pids,logs,ports,etcd}
+  for p in etcd etcd-peer apiserver; do free_port > "$state/ports/$p"; done
+  local etcd_port etcd_peer api_port
+  etcd_port=$(cat "$state/ports/etcd")
+  etcd_peer=$(cat "$state/ports/etcd-peer")
+  api_port=$(cat "$state/ports/apiserver")
+  gen_certs
+  write_audit_policy
+  write_kubeconfig "$kubeconfig" admin
+  write_kubeconfig "$state/controller-manager.kubeconfig" controller-manager
+  write_kubeconfig "$state/scheduler.kubeconfig" scheduler
+
+  log "starting etcd on 127.0.0.1:$etcd_port"
+  # --unsafe-no-fsync: test data is thrown away; fsync would make tests disk-bound.
+  start etcd "$bin/etcd" --name local --data-dir "$state/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+    --initial-cluster "local=http://127.0.0.1:$etcd_peer" --listen-metrics-urls "" \
+    --unsafe-no-fsync --quota-backend-bytes 8589934592 --log-level warn
+
+  log "starting kube-apiserver on https://127.0.0.1:$api_port"
+  start kube-apiserver "$bin/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --cert-dir "$state/pki" --tls-cert-file "$state/pki/apiserver.crt" --tls-private-key-file "$state/pki/apiserver.key" \
+    --client-ca-file "$state/pki/ca.crt" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$state/pki/sa.pub" --service-account-signing-key-file "$state/pki/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --authorization-mode RBAC --allow-privileged=true \
+    --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,PodSecurity,ResourceQuota,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy \
+    --audit-policy-file "$state/audit-policy.yaml" --audit-log-path "$state/logs/audit.log" \
+    --audit-log-maxsize 200 --audit-log-maxbackup 3 --audit-log-format json --audit-log-mode batch \
+    --audit-log-batch-max-wait 1s --audit-log-batch-buffer-size 100000 \
+    --max-requests-inflight 800 --max-mutating-requests-inflight 400 \
+    --profiling=false
+  wait_for "kube-apiserver /readyz" 120 apiserver_ready
+
+  log "starting kube-controller-manager and kube-scheduler"
+  start kube-controller-manager "$bin/kube-controller-manager" \
+    --kubeconfig "$state/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$state/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "$state/controller-manager.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false \
+    --use-service-account-credentials=true \
+    --service-account-private-key-file "$state/pki/sa.key" --root-ca-file "$state/pki/ca.crt" \
+    --cluster-signing-cert-file "$state/pki/ca.crt" --cluster-signing-key-file "$state/pki/ca.key" \
+    --controllers '*' \
+    --kube-api-qps 200 --kube-api-burst 400 \
+    --concurrent-deployment-syncs 10 --concurrent-replicaset-syncs 10 --concurrent-statefulset-syncs 10 \
+    --concurrent-gc-syncs 40 --concurrent-service-endpoint-syncs 10 \
+    --horizontal-pod-autoscaler-sync-period 5s
+  start kube-scheduler "$bin/kube-scheduler" \
+    --kubeconfig "$state/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$state/scheduler.kubeconfig" \
+    --authorization-kubeconfig "$state/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false \
+    --kube-api-qps 200 --kube-api-burst 400
+
+  log "starting kwok with $nodes simulated nodes"
+  start kwok "$bin/kwok" --kubeconfig "$kubeconfig" \
+    --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+    --cidr 10.244.0.0/16 --node-ip 10.240.0.1 --server-address ""
+  seed_cluster
+  wait_for "$nodes Ready nodes" 120 nodes_ready
+  wait_for "the default service account" 60 kc get serviceaccount default -n default
+  log "ready in $(( $(date +%s) - started ))s; use: eval \"\$(hack/local-cluster.sh env)\""
+}
+
+down() {
+  local c pid i
+  # Reverse order: the control loops first, etcd last.
+  for ((i = ${#components[@]} - 1; i >= 0; i--)); do
+    c=${components[$i]}
+    pid=$(pid_of "$c")
+    [[ -n "$pid" ]] || continue
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$state"
+  log "stopped; state removed"
+}
+
+status() {
+  local c state_word
+  [[ -d "$state" ]] || { echo "not running"; return 3; }
+  for c in "${components[@]}"; do
+    if alive "$c"; then state_word="running (pid $(pid_of "$c"))"; else state_word="stopped"; fi
+    printf '%-24s %s\n' "$c" "$state_word"
+  done
+  bin=$("$here/build-tools.sh" --print)
+  if apiserver_ready; then
+    echo "api server: https://127.0.0.1:$(cat "$state/ports/apiserver") ready"
+    kc get nodes --no-headers 2>/dev/null | awk '{print "node " $1 " " $2}'
+  else
+    echo "api server: not ready"
+    return 1
+  fi
+}
+
+env_cmd() {
+  bin=$("$here/build-tools.sh" --print)
+  echo "export KUBECONFIG=$kubeconfig"
+  echo "export PATH=$bin:\$PATH"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  env) env_cmd ;;
+  pvs) bin=$("$here/build-tools.sh" --print); ensure_pvs "${2:?usage: $0 pvs N}" ;;
+  *) echo "usage: $0 up|down|status|env|pvs N" >&2; exit 2 ;;
+esac

@@ -1,0 +1,61 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const script = path.join(root, 'hack/local-cluster.sh');
+
+// The integration project stands on a real API server: $KUBECONFIG when the user
+// points at a cluster (kind, a real one), otherwise the local control plane, brought
+// up here. If it cannot start, the run fails with the reason; it never skips.
+export default function setup(project: TestProject): () => void {
+  const userKubeconfig = process.env.KUBECONFIG;
+  if (userKubeconfig) {
+    if (!existsSync(userKubeconfig.split(path.delimiter)[0] ?? '')) {
+      throw new Error(`KUBECONFIG=${userKubeconfig} does not exist; unset it to use the local control plane`);
+    }
+    project.provide('kubeconfig', userKubeconfig);
+    project.provide('localCluster', false);
+    project.provide('binDir', execFileSync(path.join(root, 'hack/build-tools.sh'), ['--print'], { encoding: 'utf8' }).trim());
+    return () => {};
+  }
+
+  const wasRunning = run('status', true);
+  try {
+    execFileSync(script, ['up'], { stdio: 'inherit', cwd: root });
+  } catch (err) {
+    throw new Error(`the local control plane did not start (hack/local-cluster.sh up): ${String(err)}`);
+  }
+  const env = run('env', false);
+  const kubeconfig = /export KUBECONFIG=(.*)/.exec(env)?.[1];
+  const binDir = /export PATH=(.*):\$PATH/.exec(env)?.[1];
+  if (!kubeconfig || !binDir) throw new Error(`unexpected output of hack/local-cluster.sh env: ${env}`);
+  // Child processes (kubectl, helm, the operator) find the cached binaries first.
+  process.env.PATH = `${binDir}${path.delimiter}${process.env.PATH ?? ''}`;
+  project.provide('kubeconfig', kubeconfig);
+  project.provide('localCluster', true);
+  project.provide('binDir', binDir);
+
+  return () => {
+    // Leave a cluster we found running (a developer's loop); stop one we started,
+    // unless asked to keep it.
+    if (!wasRunning && process.env.KEEP_CLUSTER !== '1') execFileSync(script, ['down'], { stdio: 'inherit' });
+  };
+}
+
+function run(command: string, quiet: boolean): string {
+  try {
+    return execFileSync(script, [command], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', quiet ? 'ignore' : 'inherit'] });
+  } catch {
+    return '';
+  }
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kubeconfig: string;
+    localCluster: boolean;
+    binDir: string;
+  }
+}
