@@ -1,0 +1,287 @@
+// A work queue with client-go's semantics (k8s.io/client-go/util/workqueue),
+// which controller-runtime builds on:
+//
+// - dirty/processing sets: an item is never handed to two workers at once; an
+//   add while it is being processed is parked and re-queued by done();
+// - repeated adds of a waiting item collapse into one;
+// - addAfter() for RequeueAfter, keeping the earliest of several deadlines;
+// - addRateLimited() with a per-item exponential backoff, reset by forget().
+//
+// Keys are strings ("namespace/name"): JS Sets compare objects by identity,
+// and a string key is what controller-runtime's reconcile.Request boils down to.
+
+/** Hooks for the workqueue_* metrics; metrics.ts provides the prom-client ones. */
+export interface QueueMetrics {
+  depth: { inc(): void; dec(): void };
+  adds: { inc(): void };
+  /** workqueue_queue_duration_seconds: time from add to get. */
+  queueDuration: { observe(seconds: number): void };
+  /** workqueue_work_duration_seconds: time from get to done. */
+  workDuration: { observe(seconds: number): void };
+  retries: { inc(): void };
+}
+
+/** Decides how long an item waits before its next retry (client-go's TypedRateLimiter). */
+export interface RateLimiter {
+  when(item: string): number;
+  forget(item: string): void;
+  numRequeues(item: string): number;
+}
+
+/**
+ * client-go's ItemExponentialFailureRateLimiter: base * 2^failures, capped.
+ * The defaults (5 ms, 1000 s) are client-go's and controller-runtime's.
+ */
+export class ItemExponentialFailureRateLimiter implements RateLimiter {
+  private readonly failures = new Map<string, number>();
+
+  constructor(
+    private readonly baseDelayMs = 5,
+    private readonly maxDelayMs = 1_000_000,
+  ) {}
+
+  when(item: string): number {
+    const exp = this.failures.get(item) ?? 0;
+    this.failures.set(item, exp + 1);
+    // 2^exp overflows to Infinity long before it matters; min() handles that.
+    return Math.min(this.baseDelayMs * 2 ** exp, this.maxDelayMs);
+  }
+
+  forget(item: string): void {
+    this.failures.delete(item);
+  }
+
+  numRequeues(item: string): number {
+    return this.failures.get(item) ?? 0;
+  }
+}
+
+/**
+ * client-go's BucketRateLimiter: an overall token bucket (golang.org/x/time/rate
+ * Reserve semantics), so a burst of failing items cannot hammer the API server.
+ */
+export class BucketRateLimiter implements RateLimiter {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly qps = 10,
+    private readonly burst = 100,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  when(): number {
+    const t = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.qps);
+    this.last = t;
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : (-this.tokens / this.qps) * 1000;
+  }
+
+  forget(): void {}
+
+  numRequeues(): number {
+    return 0;
+  }
+}
+
+/** The longest delay of several limiters (client-go's MaxOfRateLimiter). */
+export class MaxOfRateLimiter implements RateLimiter {
+  private readonly limiters: RateLimiter[];
+
+  constructor(...limiters: RateLimiter[]) {
+    this.limiters = limiters;
+  }
+
+  when(item: string): number {
+    let max = 0;
+    for (const l of this.limiters) max = Math.max(max, l.when(item));
+    return max;
+  }
+
+  forget(item: string): void {
+    for (const l of this.limiters) l.forget(item);
+  }
+
+  numRequeues(item: string): number {
+    let max = 0;
+    for (const l of this.limiters) max = Math.max(max, l.numRequeues(item));
+    return max;
+  }
+}
+
+/** controller-runtime's DefaultTypedControllerRateLimiter: per-item 5ms..1000s, overall 10 qps / 100 burst. */
+export function defaultControllerRateLimiter(): RateLimiter {
+  return new MaxOfRateLimiter(new ItemExponentialFailureRateLimiter(5, 1_000_000), new BucketRateLimiter(10, 100));
+}
+
+export type GetResult = { shutdown: false; item: string } | { shutdown: true };
+
+export interface WorkQueueOptions {
+  rateLimiter?: RateLimiter;
+  metrics?: QueueMetrics;
+  /** Monotonic clock in ms, for the duration metrics. */
+  clock?: () => number;
+}
+
+export class WorkQueue {
+  private queue: string[] = [];
+  private readonly dirty = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly waiting = new Map<string, { readyAt: number; timer: NodeJS.Timeout }>();
+  private readonly getters: Array<() => void> = [];
+  private readonly addTimes = new Map<string, number>();
+  private readonly processingStart = new Map<string, number>();
+  private readonly rateLimiter: RateLimiter;
+  private readonly metrics: QueueMetrics | undefined;
+  private readonly clock: () => number;
+  private shuttingDownFlag = false;
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(opts: WorkQueueOptions = {}) {
+    this.rateLimiter = opts.rateLimiter ?? defaultControllerRateLimiter();
+    this.metrics = opts.metrics;
+    this.clock = opts.clock ?? (() => performance.now());
+  }
+
+  add(item: string): void {
+    if (this.shuttingDownFlag) return;
+    if (this.dirty.has(item)) return;
+    this.metrics?.adds.inc();
+    this.metrics?.depth.inc();
+    if (!this.addTimes.has(item)) this.addTimes.set(item, this.clock());
+    this.dirty.add(item);
+    // A worker holds it: done() will put it back, so one worker at a time sees it.
+    if (this.processing.has(item)) return;
+    this.queue.push(item);
+    this.getters.shift()?.();
+  }
+
+  /** Adds the item once `delayMs` has passed; of several pending deadlines the earliest wins. */
+  addAfter(item: string, delayMs: number): void {
+    if (this.shuttingDownFlag) return;
+    if (delayMs <= 0) {
+      this.add(item);
+      return;
+    }
+    const readyAt = this.clock() + delayMs;
+    const existing = this.waiting.get(item);
+    if (existing && existing.readyAt <= readyAt) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.waiting.delete(item);
+      this.add(item);
+    }, delayMs);
+    this.waiting.set(item, { readyAt, timer });
+  }
+
+  addRateLimited(item: string): void {
+    if (this.shuttingDownFlag) return;
+    this.metrics?.retries.inc();
+    this.addAfter(item, this.rateLimiter.when(item));
+  }
+
+  /** Resets the item's backoff; call it when the item was processed successfully. */
+  forget(item: string): void {
+    this.rateLimiter.forget(item);
+  }
+
+  numRequeues(item: string): number {
+    return this.rateLimiter.numRequeues(item);
+  }
+
+  /**
+   * Resolves with the next item, waiting if none is ready. Unlike client-go it
+   * returns `shutdown` as soon as shutdown starts, without handing out the
+   * backlog: the reconcilers are level-based, so whichever process leads next
+   * lists everything and reconciles it anyway.
+   */
+  async get(): Promise<GetResult> {
+    while (this.queue.length === 0 && !this.shuttingDownFlag) {
+      await new Promise<void>((resolve) => this.getters.push(resolve));
+    }
+    if (this.shuttingDownFlag) return { shutdown: true };
+    const item = this.queue.shift();
+    if (item === undefined) return { shutdown: true };
+    const now = this.clock();
+    this.metrics?.depth.dec();
+    this.processingStart.set(item, now);
+    const addedAt = this.addTimes.get(item);
+    if (addedAt !== undefined) {
+      this.metrics?.queueDuration.observe((now - addedAt) / 1000);
+      this.addTimes.delete(item);
+    }
+    this.processing.add(item);
+    this.dirty.delete(item);
+    return { shutdown: false, item };
+  }
+
+  /** Marks the item as finished; if it was added meanwhile it goes back on the queue. */
+  done(item: string): void {
+    const started = this.processingStart.get(item);
+    if (started !== undefined) {
+      this.metrics?.workDuration.observe((this.clock() - started) / 1000);
+      this.processingStart.delete(item);
+    }
+    this.processing.delete(item);
+    if (this.dirty.has(item) && !this.shuttingDownFlag) {
+      this.queue.push(item);
+      this.getters.shift()?.();
+    }
+    if (this.processing.size === 0 && this.drainWaiters.length > 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Items ready to be handed out (not counting those being processed or waiting for a delay). */
+  len(): number {
+    return this.queue.length;
+  }
+
+  /** Items a worker holds right now. */
+  processingCount(): number {
+    return this.processing.size;
+  }
+
+  shuttingDown(): boolean {
+    return this.shuttingDownFlag;
+  }
+
+  /** Stops handing out and accepting work; delayed adds are dropped. */
+  shutDown(): void {
+    if (this.shuttingDownFlag) return;
+    this.shuttingDownFlag = true;
+    for (const { timer } of this.waiting.values()) clearTimeout(timer);
+    this.waiting.clear();
+    const getters = this.getters.splice(0);
+    for (const g of getters) g();
+  }
+
+  /** shutDown(), then resolves once every item handed out has been marked done(). */
+  shutDownWithDrain(): Promise<void> {
+    this.shutDown();
+    if (this.processing.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Sum of seconds the in-flight items have been processed (workqueue_unfinished_work_seconds). */
+  unfinishedWorkSeconds(): number {
+    const now = this.clock();
+    let total = 0;
+    for (const start of this.processingStart.values()) total += now - start;
+    return total / 1000;
+  }
+
+  /** Seconds the longest-running in-flight item has been processed (workqueue_longest_running_processor_seconds). */
+  longestRunningProcessorSeconds(): number {
+    const now = this.clock();
+    let oldest = now;
+    for (const start of this.processingStart.values()) oldest = Math.min(oldest, start);
+    return (now - oldest) / 1000;
+  }
+}
