@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { sampleManifest } from '../render/fixtures.test-util.js';
+import {
+  API_VERSION,
+  BackendAppSchema,
+  MAX_APP_NAME_LENGTH,
+  formatFieldErrors,
+  formatPath,
+  validateBackendApp,
+} from './v1alpha1.js';
+
+describe('validateBackendApp', () => {
+  it('accepts the issue example and applies defaults', () => {
+    const result = validateBackendApp(sampleManifest());
+    if (!result.ok) throw new Error(formatFieldErrors(result.errors));
+    const { spec } = result.app;
+    expect(spec.securityContext).toEqual({ runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 });
+    expect(spec.worker?.loglevel).toBe('info');
+    expect(spec.worker?.terminationGracePeriodSeconds).toBe(300);
+    expect(spec.worker?.health).toEqual({ intervalSeconds: 30, timeoutSeconds: 20, startPeriodSeconds: 60, retries: 3 });
+    expect(spec.beat).toEqual({ loglevel: 'info' });
+    expect(spec.flower).toEqual({ image: 'mher/flower:2.0', port: 5555, username: 'admin' });
+    expect(spec.databases?.redis).toEqual({ version: '7', storage: { size: '1Gi' }, deletionPolicy: 'Retain' });
+    expect(spec.databases?.postgres).toMatchObject({ database: 'app', username: 'app', deletionPolicy: 'Retain' });
+  });
+
+  it('fills defaults into every absent object, not just {}', () => {
+    const m = sampleManifest();
+    const spec = m.spec as Record<string, Record<string, unknown>>;
+    delete spec.api!.health;
+    const result = validateBackendApp(m);
+    if (!result.ok) throw new Error(formatFieldErrors(result.errors));
+    expect(result.app.spec.api?.health).toEqual({ intervalSeconds: 30, timeoutSeconds: 10, startPeriodSeconds: 30, retries: 3 });
+  });
+
+  it('gives each app its own default objects', () => {
+    const a = validateBackendApp(sampleManifest());
+    const b = validateBackendApp(sampleManifest());
+    if (!a.ok || !b.ok) throw new Error('sample invalid');
+    expect(a.app.spec.securityContext).not.toBe(b.app.spec.securityContext);
+  });
+
+  it('keeps metadata it does not validate, such as the uid and labels', () => {
+    const m = sampleManifest();
+    m.metadata = { name: 'finwise', namespace: 'shop', uid: 'abc-123', labels: { team: 'x' }, resourceVersion: '7' };
+    const result = validateBackendApp(m);
+    expect(result.ok && result.app.metadata).toEqual(m.metadata);
+  });
+
+  it('accepts numbers for quantities, as Pod specs do', () => {
+    const m = sampleManifest();
+    (m.spec as { api: { resources: unknown } }).api.resources = { requests: { cpu: 1 }, limits: { cpu: 2 } };
+    expect(validateBackendApp(m).ok).toBe(true);
+  });
+
+  it('reports every error at once, sorted by path', () => {
+    const m = sampleManifest();
+    const spec = m.spec as Record<string, unknown>;
+    spec.image = '';
+    (spec.api as Record<string, unknown>).port = 0;
+    spec.extra = true;
+    const result = validateBackendApp(m);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors.map((e) => e.path)).toEqual(['spec.api.port', 'spec.extra', 'spec.image']);
+    expect(formatFieldErrors(result.errors)).toBe(
+      [
+        '  spec.api.port: must be a port number between 1 and 65535 (got 0)',
+        '  spec.extra: unknown field; the fields allowed here are: image, imagePullPolicy, imagePullSecrets, env, envFrom, securityContext, api, worker, beat, flower, databases',
+        '  spec.image: must not be empty: give an image reference such as "ghcr.io/acme/backend:1.4.2" (got "")',
+      ].join('\n'),
+    );
+  });
+
+  it('rejects things that are not objects at all', () => {
+    for (const input of [null, 'BackendApp', 42, []]) {
+      const result = validateBackendApp(input);
+      expect(result.ok).toBe(false);
+    }
+  });
+
+  it('accepts a status in the metav1.Condition shape', () => {
+    const m = sampleManifest();
+    m.status = {
+      observedGeneration: 3,
+      phase: 'Ready',
+      summary: 'api 3/3',
+      conditions: [{ type: 'Ready', status: 'True', observedGeneration: 3, lastTransitionTime: '2025-01-01T00:00:00Z', reason: 'AllComponentsReady', message: 'ok' }],
+      components: { api: { ready: 3, desired: 3 } },
+    };
+    expect(validateBackendApp(m).ok).toBe(true);
+  });
+
+  it('drops a status it cannot read instead of refusing the app', () => {
+    const m = sampleManifest();
+    m.status = { phase: 'Exploded', conditions: 'none' };
+    const result = validateBackendApp(m);
+    expect(result.ok && result.app.status).toBeUndefined();
+  });
+
+  it('limits the app name so derived names fit in 63 characters', () => {
+    expect(MAX_APP_NAME_LENGTH + '-postgres-credentials'.length).toBe(63);
+  });
+
+  it('exposes the apiVersion as a literal', () => {
+    expect(BackendAppSchema.shape.apiVersion.value).toBe(API_VERSION);
+  });
+});
+
+describe('formatPath', () => {
+  it('writes paths as kubectl does', () => {
+    expect(formatPath(['spec', 'env', 2, 'name'])).toBe('spec.env[2].name');
+    expect(formatPath([])).toBe('');
+  });
+});

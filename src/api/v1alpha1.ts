@@ -1,0 +1,997 @@
+// The BackendApp API, backendapp.io/v1alpha1: the one place spec and status are
+// defined. TypeScript types are inferred from these schemas, the CRD in crds/ is
+// generated from them (src/crd/generate.ts), and every cross-field rule is written
+// once below with both its TypeScript check and its CEL twin, so the CLI and the
+// API server refuse the same manifests with the same message.
+import { z } from 'zod';
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import { QUANTITY_PATTERN, isQuantity, parseQuantity } from './quantity.js';
+
+export const GROUP = 'backendapp.io';
+export const VERSION = 'v1alpha1';
+export const KIND = 'BackendApp';
+export const PLURAL = 'backendapps';
+export const SINGULAR = 'backendapp';
+export const SHORT_NAMES: readonly string[] = ['bapp'];
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/**
+ * The longest suffix the renderer appends to the app name. Object names are at most
+ * 63 characters (Service names are DNS-1035 labels), so the app name gets the rest.
+ */
+export const LONGEST_NAME_SUFFIX = '-postgres-credentials';
+export const MAX_APP_NAME_LENGTH = 63 - LONGEST_NAME_SUFFIX.length; // 42
+
+// ---------------------------------------------------------------------------
+// Cross-field rules: one definition, two enforcers.
+
+/** Key under which the CRD generator finds CEL rules in a schema's metadata. */
+export const CEL_RULES_KEY = 'x-kubernetes-validations';
+
+export interface CelRule {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+}
+
+export interface CrossFieldRule<T> {
+  /** CEL run by the API server with `self` bound to this object (after defaulting). */
+  rule: string;
+  /** What was wrong and what is allowed; the field is named by fieldPath. */
+  message: string;
+  /** The offending field relative to this object, JSONPath style (".maxReplicas"). */
+  fieldPath?: string;
+  /**
+   * The same rule in TypeScript, run on the parsed value (defaults applied). Absent
+   * for transition rules (oldSelf), which only the API server can check.
+   */
+  holds?: (value: T) => boolean;
+}
+
+function withRules<S extends z.ZodType>(schema: S, rules: readonly CrossFieldRule<z.output<S>>[]) {
+  const refined = schema.superRefine((value, ctx) => {
+    for (const r of rules) {
+      if (r.holds && !r.holds(value)) {
+        ctx.addIssue({ code: 'custom', message: r.message, path: fieldPathToZod(r.fieldPath) });
+      }
+    }
+  });
+  return addCelRules(
+    refined,
+    rules.map(({ rule, message, fieldPath }) => (fieldPath === undefined ? { rule, message } : { rule, message, fieldPath })),
+  );
+}
+
+/** Attach CEL rules for the CRD, keeping rules attached earlier (zod metadata merges by key, last wins). */
+function addCelRules<S extends z.ZodType>(schema: S, rules: readonly CelRule[]): S {
+  const existing = schema.meta()?.[CEL_RULES_KEY];
+  const before = Array.isArray(existing) ? (existing as CelRule[]) : [];
+  return schema.meta({ [CEL_RULES_KEY]: [...before, ...rules] });
+}
+
+function fieldPathToZod(fieldPath: string | undefined): string[] {
+  return fieldPath ? fieldPath.split('.').filter((s) => s !== '') : [];
+}
+
+/** Server-side only: a field that may be set once and never changed. */
+function immutable<S extends z.ZodType>(schema: S, message: string): S {
+  return addCelRules(schema, [{ rule: 'self == oldSelf', message }]);
+}
+
+/**
+ * Default an absent object to the object with all its field defaults, not `{}`:
+ * the API server checks a default against the CEL rules as written, without
+ * applying the nested defaults first, so `{}` would fail rules that read them.
+ */
+function defaultsToFilled<S extends z.ZodType<object>>(schema: S) {
+  return schema.default(() => schema.parse({}) as z.core.util.NoUndefined<z.output<S>>);
+}
+
+/**
+ * A strict object (unknown fields are errors, as with `kubectl --validate=strict`)
+ * whose error names the fields that are allowed, plus optional hints for fields
+ * people commonly try.
+ */
+function strict<T extends z.core.$ZodLooseShape>(shape: T, hints: Record<string, string> = {}) {
+  const allowed = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) => {
+      if (iss.code !== 'unrecognized_keys') return undefined;
+      const hint = iss.keys.map((k) => hints[k]).find((h) => h !== undefined);
+      return hint ?? `unknown field; the fields allowed here are: ${allowed}`;
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Reusable field types. Patterns are RE2-compatible: the CRD reuses them verbatim.
+
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+const objectName = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(DNS1123_SUBDOMAIN, {
+      error: 'must be a Kubernetes object name: lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
+    })
+    .describe(what);
+
+const QUANTITY_ERROR = 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "10Gi"';
+
+const quantity = (what: string) =>
+  z
+    .union([z.string().max(64).regex(new RegExp(QUANTITY_PATTERN), { error: QUANTITY_ERROR }), z.number().int().min(0, { error: QUANTITY_ERROR })], {
+      error: QUANTITY_ERROR,
+    })
+    // Numbers are accepted as in Pod specs (`cpu: 2`); the CRD marks this int-or-string
+    // and keeps each branch's bounds (the pattern for strings, >= 0 for numbers).
+    .meta({ 'x-kubernetes-int-or-string': true })
+    .describe(what);
+
+const port = (what: string) =>
+  z.number().int().min(1, { error: 'must be a port number between 1 and 65535' }).max(65535, {
+    error: 'must be a port number between 1 and 65535',
+  }).describe(what);
+
+const image = (what: string) =>
+  z
+    .string()
+    .min(1, { error: 'must not be empty: give an image reference such as "ghcr.io/acme/backend:1.4.2"' })
+    .max(1024)
+    .regex(/^\S+$/, { error: 'must be an image reference without spaces, e.g. "ghcr.io/acme/backend:1.4.2"' })
+    .describe(what);
+
+const command = (what: string) =>
+  z.array(z.string().max(4096)).min(1, { error: 'must not be empty; omit the field to use the image default' }).max(128).describe(what);
+
+const httpPath = z
+  .string()
+  .max(1024)
+  .regex(/^\/\S*$/, { error: 'must be an HTTP path starting with "/", e.g. "/health"' })
+  .describe('HTTP path probed with GET on the container port; any status from 200 to 399 counts as success.');
+
+const seconds = (what: string, def: number, max = 3600) =>
+  z
+    .number()
+    .int()
+    .min(1, { error: `must be a whole number of seconds from 1 to ${max}` })
+    .max(max, { error: `must be a whole number of seconds from 1 to ${max}` })
+    .default(def)
+    .describe(what);
+
+const PYTHON_APP = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_.]*)?$/;
+const celeryApp = (what: string) =>
+  z
+    .string()
+    .max(256)
+    .regex(PYTHON_APP, { error: 'must be a Python module path as given to `celery -A`, e.g. "app.celery" or "proj.celery:app"' })
+    .describe(what);
+
+const logLevel = z
+  .enum(['debug', 'info', 'warning', 'error', 'critical'])
+  .default('info')
+  .describe('Celery log level (--loglevel).');
+
+const replicas = (what: string) =>
+  z.number().int().min(0, { error: 'must be a whole number from 0 to 1000' }).max(1000, {
+    error: 'must be a whole number from 0 to 1000',
+  }).default(1).describe(what);
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+const dbIdentifier = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(IDENTIFIER, { error: 'must be lowercase letters, digits and "_", starting with a letter or "_" (at most 63 characters)' })
+    .default('app')
+    .describe(what);
+
+const imageTag = (what: string) =>
+  z
+    .string()
+    .min(1, { error: 'must not be empty: give the image tag, e.g. "15"' })
+    .max(64)
+    .regex(/^[0-9]+(\.[0-9]+)*(-[A-Za-z0-9][A-Za-z0-9._-]*)?$/, {
+      error: 'must be an image tag that starts with the version number, e.g. "15", "7.2" or "16-alpine"; quote it in YAML so 7.0 stays "7.0"',
+    })
+    .describe(what);
+
+// ---------------------------------------------------------------------------
+// Shared building blocks.
+
+const ResourceListSchema = strict({
+  cpu: quantity('CPU, in cores ("2") or millicores ("500m").').optional(),
+  memory: quantity('Memory in bytes, usually with a binary suffix ("512Mi", "2Gi").').optional(),
+  'ephemeral-storage': quantity('Local ephemeral storage, including the /tmp emptyDir ("1Gi").').optional(),
+});
+
+function requestWithinLimit(resource: 'cpu' | 'memory'): CrossFieldRule<z.output<typeof ResourcesBase>> {
+  const req = `self.requests.${resource}`;
+  const lim = `self.limits.${resource}`;
+  return {
+    // isQuantity guards keep a malformed value to its own pattern error.
+    rule:
+      `!has(self.requests) || !has(self.limits) || !has(${req}) || !has(${lim}) || ` +
+      `!isQuantity(string(${req})) || !isQuantity(string(${lim})) || ` +
+      `quantity(string(${req})).compareTo(quantity(string(${lim}))) <= 0`,
+    message: `${resource} request must not exceed the ${resource} limit`,
+    fieldPath: `.requests.${resource}`,
+    holds: (r) => {
+      const request = r.requests?.[resource];
+      const limit = r.limits?.[resource];
+      if (request === undefined || limit === undefined) return true;
+      const a = parseQuantity(request);
+      const b = parseQuantity(limit);
+      return a === undefined || b === undefined || a <= b;
+    },
+  };
+}
+
+const ResourcesBase = strict({
+  requests: ResourceListSchema.optional().describe(
+    'Resources the scheduler reserves for the container. Autoscaling on CPU or memory needs the matching request.',
+  ),
+  limits: ResourceListSchema.optional().describe('Hard caps; a container that exceeds its memory limit is OOM-killed.'),
+});
+
+const resources = (what: string) =>
+  withRules(ResourcesBase, [requestWithinLimit('cpu'), requestWithinLimit('memory')]).optional().describe(what);
+
+const AutoscalingBase = strict({
+  minReplicas: z
+    .number()
+    .int()
+    .min(1, { error: 'must be a whole number from 1 to 1000' })
+    .max(1000, { error: 'must be a whole number from 1 to 1000' })
+    .default(1)
+    .describe('Fewest pods the HorizontalPodAutoscaler keeps.'),
+  maxReplicas: z
+    .number({ error: (iss) => (iss.input === undefined ? 'is required: the most pods the autoscaler may run' : undefined) })
+    .int()
+    .min(1, { error: 'must be a whole number from 1 to 1000' })
+    .max(1000, { error: 'must be a whole number from 1 to 1000' })
+    .describe('Most pods the HorizontalPodAutoscaler may run.'),
+  targetCPUUtilizationPercentage: z
+    .number()
+    .int()
+    .min(1, { error: 'must be a percentage of the CPU request from 1 to 1000' })
+    .max(1000, { error: 'must be a percentage of the CPU request from 1 to 1000' })
+    .optional()
+    .describe(
+      'Average CPU use, as a percentage of the CPU request, the autoscaler aims for. Defaults to 80 when no target is given.',
+    ),
+  targetMemoryUtilizationPercentage: z
+    .number()
+    .int()
+    .min(1, { error: 'must be a percentage of the memory request from 1 to 1000' })
+    .max(1000, { error: 'must be a percentage of the memory request from 1 to 1000' })
+    .optional()
+    .describe('Average memory use, as a percentage of the memory request, the autoscaler aims for.'),
+});
+
+const autoscaling = (what: string) =>
+  withRules(AutoscalingBase, [
+    {
+      rule: 'self.maxReplicas >= self.minReplicas',
+      message: 'must be greater than or equal to minReplicas',
+      fieldPath: '.maxReplicas',
+      holds: (a) => a.maxReplicas >= a.minReplicas,
+    },
+  ])
+    .optional()
+    .describe(what);
+
+/** The default target when autoscaling names none, as `kubectl autoscale` does. */
+export const DEFAULT_CPU_UTILIZATION = 80;
+
+interface Scalable {
+  resources?: { requests?: { cpu?: string | number; memory?: string | number } } | undefined;
+  autoscaling?: { targetCPUUtilizationPercentage?: number | undefined; targetMemoryUtilizationPercentage?: number | undefined } | undefined;
+}
+
+/** Autoscaling on a resource needs its request: utilization is measured against it. */
+function autoscalingNeedsRequests<T extends Scalable>(): CrossFieldRule<T>[] {
+  return [
+    {
+      rule:
+        '!has(self.autoscaling) || (!has(self.autoscaling.targetCPUUtilizationPercentage) && has(self.autoscaling.targetMemoryUtilizationPercentage)) || ' +
+        '(has(self.resources) && has(self.resources.requests) && has(self.resources.requests.cpu))',
+      message:
+        'is required when autoscaling on CPU (targetCPUUtilizationPercentage, the default target): utilization is measured against the request',
+      fieldPath: '.resources.requests.cpu',
+      holds: (c) => {
+        const a = c.autoscaling;
+        if (!a) return true;
+        const onCpu = a.targetCPUUtilizationPercentage !== undefined || a.targetMemoryUtilizationPercentage === undefined;
+        return !onCpu || c.resources?.requests?.cpu !== undefined;
+      },
+    },
+    {
+      rule:
+        '!has(self.autoscaling) || !has(self.autoscaling.targetMemoryUtilizationPercentage) || ' +
+        '(has(self.resources) && has(self.resources.requests) && has(self.resources.requests.memory))',
+      message: 'is required when targetMemoryUtilizationPercentage is set: utilization is measured against the request',
+      fieldPath: '.resources.requests.memory',
+      holds: (c) =>
+        c.autoscaling?.targetMemoryUtilizationPercentage === undefined || c.resources?.requests?.memory !== undefined,
+    },
+  ];
+}
+
+const timeoutWithinInterval: CrossFieldRule<{ timeoutSeconds: number; intervalSeconds: number }> = {
+  rule: 'self.timeoutSeconds <= self.intervalSeconds',
+  message: 'must not exceed intervalSeconds: a check that may outlast the interval overlaps the next one',
+  fieldPath: '.timeoutSeconds',
+  holds: (h) => h.timeoutSeconds <= h.intervalSeconds,
+};
+
+// ---------------------------------------------------------------------------
+// Environment, as in a container spec but limited to what an app needs.
+
+const KeyRefSchema = (kind: 'Secret' | 'ConfigMap') =>
+  strict({
+    name: objectName(`Name of the ${kind} in the app's namespace.`),
+    key: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[-._a-zA-Z0-9]+$/, { error: 'must be a key made of letters, digits, "-", "_" and "."' })
+      .describe(`Key within the ${kind}.`),
+    optional: z.boolean().optional().describe(`Start the container even if the ${kind} or key is missing.`),
+  });
+
+const EnvVarSourceBase = strict({
+  secretKeyRef: KeyRefSchema('Secret').optional().describe('Take the value from a key of a Secret.'),
+  configMapKeyRef: KeyRefSchema('ConfigMap').optional().describe('Take the value from a key of a ConfigMap.'),
+  fieldRef: strict({
+    fieldPath: z
+      .string()
+      .min(1)
+      .max(256)
+      .describe('Pod field to expose, e.g. "metadata.name", "metadata.namespace" or "status.podIP".'),
+  })
+    .optional()
+    .describe('Take the value from a field of the pod (downward API).'),
+});
+
+const EnvVarSourceSchema = withRules(EnvVarSourceBase, [
+  {
+    rule: '(has(self.secretKeyRef) ? 1 : 0) + (has(self.configMapKeyRef) ? 1 : 0) + (has(self.fieldRef) ? 1 : 0) == 1',
+    message: 'must set exactly one of secretKeyRef, configMapKeyRef or fieldRef',
+    holds: (s) => [s.secretKeyRef, s.configMapKeyRef, s.fieldRef].filter((x) => x !== undefined).length === 1,
+  },
+]);
+
+const EnvVarBase = strict({
+  name: z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/, {
+      error: 'must be an environment variable name: letters, digits, "_", "-" and ".", not starting with a digit',
+    })
+    .describe(
+      'Variable name. A name the operator also sets (DATABASE_URL, REDIS_URL, ...) replaces the operator\'s value.',
+    ),
+  value: z.string().max(32768).optional().describe('Literal value.'),
+  valueFrom: EnvVarSourceSchema.optional().describe('Where to read the value from, instead of value.'),
+});
+
+const EnvVarSchema = withRules(EnvVarBase, [
+  {
+    rule: '!(has(self.value) && has(self.valueFrom))',
+    message: 'must not be set together with value: give either a literal value or valueFrom',
+    fieldPath: '.valueFrom',
+    holds: (e) => !(e.value !== undefined && e.valueFrom !== undefined),
+  },
+]);
+
+const refName = (kind: string) =>
+  strict({
+    name: objectName(`Name of the ${kind}.`),
+    optional: z.boolean().optional().describe(`Start the container even if the ${kind} is missing.`),
+  });
+
+const EnvFromBase = strict({
+  prefix: z
+    .string()
+    .max(256)
+    .regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/, { error: 'must be a valid start of an environment variable name' })
+    .optional()
+    .describe('Prefix added to every variable name from the source.'),
+  secretRef: refName('Secret').optional().describe('Expose every key of this Secret as a variable (e.g. OPENAI_API_KEY).'),
+  configMapRef: refName('ConfigMap').optional().describe('Expose every key of this ConfigMap as a variable.'),
+});
+
+const EnvFromSchema = withRules(EnvFromBase, [
+  {
+    rule: 'has(self.secretRef) != has(self.configMapRef)',
+    message: 'must set exactly one of secretRef or configMapRef',
+    holds: (e) => (e.secretRef === undefined) !== (e.configMapRef === undefined),
+  },
+]);
+
+/** Names must be unique, like a list-map with key "name" on the API server. */
+function uniqueNames<T extends { name: string }>(what: string) {
+  return (items: T[], ctx: z.RefinementCtx) => {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const first = seen.get(item.name);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate ${what} "${item.name}" (also at index ${first}); names must be unique` });
+      } else {
+        seen.set(item.name, i);
+      }
+    });
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Components.
+
+const ApiHealthBase = strict({
+  startup: strict({ path: httpPath })
+    .optional()
+    .describe('Startup tier: answers once the app has started. Liveness is held off until it succeeds.'),
+  readiness: strict({ path: httpPath })
+    .optional()
+    .describe('Readiness tier: answers 2xx only when the app can serve, e.g. its databases are reachable. Gates traffic.'),
+  liveness: strict({ path: httpPath })
+    .optional()
+    .describe('Liveness tier: answers unless the process is wedged. Failing it restarts the container, so keep it shallow.'),
+  intervalSeconds: seconds('Seconds between checks (Docker HEALTHCHECK --interval).', 30),
+  timeoutSeconds: seconds('Seconds before a check counts as failed (Docker --timeout).', 10),
+  startPeriodSeconds: z
+    .number()
+    .int()
+    .min(0, { error: 'must be a whole number of seconds from 0 to 3600' })
+    .max(3600, { error: 'must be a whole number of seconds from 0 to 3600' })
+    .default(30)
+    .describe('Seconds the app may take to start before failed checks count (Docker --start-period).'),
+  retries: z
+    .number()
+    .int()
+    .min(1, { error: 'must be a whole number from 1 to 100' })
+    .max(100, { error: 'must be a whole number from 1 to 100' })
+    .default(3)
+    .describe('Consecutive failures before the container is restarted (Docker --retries).'),
+});
+
+const ApiBase = strict({
+  command: command('Command that starts the HTTP server (replaces the image ENTRYPOINT), e.g. [uvicorn, app.main:app, --host, 0.0.0.0, --port, "8000"]. Defaults to the image\'s.').optional(),
+  args: command('Arguments to the command (replace the image CMD).').optional(),
+  port: port('Port the HTTP server listens on; the Service exposes the same port.').default(8000),
+  replicas: replicas('Number of pods when autoscaling is not set; ignored when it is, since the autoscaler then owns the count.'),
+  resources: resources('CPU and memory for the API container.'),
+  health: defaultsToFilled(withRules(ApiHealthBase, [timeoutWithinInterval]))
+    .describe(
+      'Health checks in three tiers with Docker HEALTHCHECK timing; see "Health tiers to probes" in the README for how they become Kubernetes probes.',
+    ),
+  autoscaling: autoscaling('Scale the API with a HorizontalPodAutoscaler, which then owns the replica count.'),
+});
+
+const ApiSchema = withRules(ApiBase, autoscalingNeedsRequests<z.output<typeof ApiBase>>());
+
+const WorkerHealthBase = strict({
+  livenessCommand: command(
+    'A cheap command that fails when the worker is wedged, e.g. a check of a heartbeat file your app touches. ' +
+      'Defaults to checking that the worker process is neither a zombie nor stopped; `celery inspect ping` is not used here because it costs seconds of CPU per run.',
+  ).optional(),
+  intervalSeconds: seconds('Seconds between liveness checks.', 30),
+  timeoutSeconds: seconds('Seconds before a check counts as failed. The startup check imports the Celery app, so allow for that.', 20),
+  startPeriodSeconds: z
+    .number()
+    .int()
+    .min(0, { error: 'must be a whole number of seconds from 0 to 3600' })
+    .max(3600, { error: 'must be a whole number of seconds from 0 to 3600' })
+    .default(60)
+    .describe('Seconds the worker may take to connect to the broker and answer `celery inspect ping` (the startup check).'),
+  retries: z
+    .number()
+    .int()
+    .min(1, { error: 'must be a whole number from 1 to 100' })
+    .max(100, { error: 'must be a whole number from 1 to 100' })
+    .default(3)
+    .describe('Consecutive liveness failures before the container is restarted.'),
+});
+
+const WorkerBase = strict({
+  app: celeryApp('Celery application, as given to `celery -A`, e.g. "app.celery".'),
+  concurrency: z
+    .number()
+    .int()
+    .min(1, { error: 'must be a whole number from 1 to 256' })
+    .max(256, { error: 'must be a whole number from 1 to 256' })
+    .default(2)
+    .describe(
+      'Worker processes or threads per pod (--concurrency). Set explicitly because Celery\'s own default is the node\'s CPU count, not the pod\'s.',
+    ),
+  queues: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(255)
+        .regex(/^[^\s,]+$/, { error: 'must be a queue name without spaces or commas' }),
+    )
+    .min(1, { error: 'must list at least one queue; omit the field to consume Celery\'s default queue' })
+    .max(64)
+    .superRefine((qs, ctx) => {
+      qs.forEach((q, i) => {
+        if (qs.indexOf(q) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate queue "${q}"; queue names must be unique` });
+      });
+    })
+    .meta({ 'x-kubernetes-list-type': 'set' })
+    .optional()
+    .describe('Queues to consume (-Q). Defaults to Celery\'s default queue.'),
+  pool: z
+    .enum(['prefork', 'threads', 'solo', 'gevent', 'eventlet'])
+    .optional()
+    .describe('Execution pool (--pool); gevent and eventlet must be installed in the image. Defaults to prefork.'),
+  loglevel: logLevel,
+  extraArgs: command(
+    'More arguments appended to `celery worker`, e.g. ["--max-tasks-per-child", "100"]. Keep the default --hostname: the startup check pings celery@<pod name>.',
+  ).optional(),
+  replicas: replicas('Number of worker pods when autoscaling is not set; ignored when it is.'),
+  resources: resources('CPU and memory for each worker pod.'),
+  autoscaling: autoscaling('Scale workers with a HorizontalPodAutoscaler, which then owns the replica count.'),
+  terminationGracePeriodSeconds: z
+    .number()
+    .int()
+    .min(1, { error: 'must be a whole number of seconds from 1 to 86400' })
+    .max(86400, { error: 'must be a whole number of seconds from 1 to 86400' })
+    .default(300)
+    .describe(
+      'Seconds a stopping worker gets to finish its running tasks (Celery warm shutdown) before it is killed. Set it above your longest task.',
+    ),
+  health: defaultsToFilled(withRules(WorkerHealthBase, [timeoutWithinInterval]))
+    .describe('Worker health checks: a startup check with `celery inspect ping`, then a cheap liveness check.'),
+});
+
+const WorkerSchema = withRules(WorkerBase, autoscalingNeedsRequests<z.output<typeof WorkerBase>>());
+
+const BeatSchema = strict(
+  {
+    app: celeryApp('Celery application for beat. Defaults to spec.worker.app.').optional(),
+    scheduler: z
+      .string()
+      .max(256)
+      .regex(PYTHON_APP, { error: 'must be a Python class path, e.g. "django_celery_beat.schedulers:DatabaseScheduler"' })
+      .optional()
+      .describe('Scheduler class (--scheduler). Defaults to Celery\'s file-based scheduler, kept in /tmp.'),
+    loglevel: logLevel,
+    resources: resources('CPU and memory for the beat pod.'),
+  },
+  {
+    replicas:
+      'beat has no replicas field: it always runs exactly one pod, because two schedulers would send every periodic task twice',
+    autoscaling: 'beat cannot be autoscaled: it always runs exactly one pod, because two schedulers would send every periodic task twice',
+  },
+);
+
+export const DEFAULT_FLOWER_IMAGE = 'mher/flower:2.0';
+
+const FlowerSchema = strict(
+  {
+    image: image('Flower image. Runs `celery flower` against the Redis broker; the default is the upstream image.').default(
+      DEFAULT_FLOWER_IMAGE,
+    ),
+    port: port('Port of the Flower web UI and of its Service.').default(5555),
+    username: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be letters, digits, "_", "-" and "." (no ":" or ",", which Flower uses as separators)' })
+      .default('admin')
+      .describe('Basic-auth user for the UI. The password is generated into the <app>-flower-credentials Secret.'),
+    resources: resources('CPU and memory for the Flower pod.'),
+  },
+  { replicas: 'flower has no replicas field: it keeps its state in memory, so it runs as one pod' },
+);
+
+// ---------------------------------------------------------------------------
+// Databases.
+
+const deletionPolicy = z
+  .enum(['Retain', 'Delete'])
+  .default('Retain')
+  .describe(
+    'What happens to the volumes and the credentials Secret when the BackendApp (or this database) is deleted: Retain keeps them, so recreating the app reattaches the same data; Delete removes them.',
+  );
+
+const StorageBase = strict({
+  size: z
+    .string()
+    .max(64)
+    .regex(new RegExp(QUANTITY_PATTERN), { error: 'must be a size such as "10Gi" or "500Mi"' })
+    .default('1Gi')
+    .describe('Size of the volume, e.g. "10Gi".'),
+  storageClassName: objectName('StorageClass of the volume. Defaults to the cluster default.').optional(),
+});
+
+const storage = defaultsToFilled(
+  immutable(
+    withRules(StorageBase, [
+      {
+        // A malformed size gets the pattern's error alone.
+        rule: '!isQuantity(self.size) || quantity(self.size).isGreaterThan(quantity("0"))',
+        message: 'must be greater than zero, e.g. "10Gi"',
+        fieldPath: '.size',
+        holds: (st) => (parseQuantity(st.size) ?? 1) > 0,
+      },
+    ]),
+    "is immutable: a StatefulSet's volumeClaimTemplates cannot change; to grow a volume, edit its PersistentVolumeClaim (the StorageClass must allow expansion)",
+  ),
+).describe('Persistent volume for the data, one PersistentVolumeClaim per database.');
+
+const databaseCommon = (product: string, exampleTag: string) => ({
+  version: imageTag(`Tag of the official ${product} image, e.g. "${exampleTag}".`),
+  storage,
+  deletionPolicy,
+  resources: resources(`CPU and memory for the ${product} container.`),
+});
+
+const PostgresSchema = strict({
+  ...databaseCommon('postgres', '15'),
+  version: addCelRules(imageTag('Tag of the official postgres image, e.g. "15". The major version cannot change in place.'), [
+    {
+      rule: "self.find('^[0-9]+') == oldSelf.find('^[0-9]+')",
+      message:
+        'major version cannot change in place: PostgreSQL data directories are not compatible across major versions; dump and restore into a new database instead',
+    },
+  ]),
+  database: immutable(
+    dbIdentifier('Database created at first start (POSTGRES_DB).'),
+    'is immutable: the database was created at first start',
+  ),
+  username: immutable(
+    dbIdentifier('User created at first start (POSTGRES_USER); owns the database.'),
+    'is immutable: the user was created at first start',
+  ),
+});
+
+const RedisSchema = strict(databaseCommon('redis', '7'));
+
+const MongoSchema = strict({
+  ...databaseCommon('mongo', '7.0'),
+  database: immutable(
+    dbIdentifier('Database named in MONGODB_URL.'),
+    'is immutable: MONGODB_URL already points applications at it',
+  ),
+  username: immutable(
+    dbIdentifier('Root user created at first start (MONGO_INITDB_ROOT_USERNAME).'),
+    'is immutable: the user was created at first start',
+  ),
+});
+
+const DatabasesSchema = strict({
+  postgres: PostgresSchema.optional().describe('A PostgreSQL StatefulSet; the app gets DATABASE_URL.'),
+  redis: RedisSchema.optional().describe(
+    'A Redis StatefulSet (append-only persistence); the app gets REDIS_URL, CELERY_BROKER_URL (db 0) and CELERY_RESULT_BACKEND (db 1).',
+  ),
+  mongodb: MongoSchema.optional().describe('A MongoDB StatefulSet; the app gets MONGODB_URL.'),
+});
+
+const SecurityContextSchema = strict({
+  runAsUser: z
+    .number()
+    .int()
+    .min(1, { error: 'must be a non-root user id from 1 to 2147483647' })
+    .max(2147483647, { error: 'must be a non-root user id from 1 to 2147483647' })
+    .default(1000)
+    .describe(
+      'User id of the api, worker and beat containers. Set explicitly because the kubelet cannot verify that a named image user (USER appuser) is not root.',
+    ),
+  runAsGroup: z
+    .number()
+    .int()
+    .min(1, { error: 'must be a group id from 1 to 2147483647' })
+    .max(2147483647, { error: 'must be a group id from 1 to 2147483647' })
+    .default(1000)
+    .describe('Primary group id of the api, worker and beat containers.'),
+  fsGroup: z
+    .number()
+    .int()
+    .min(1, { error: 'must be a group id from 1 to 2147483647' })
+    .max(2147483647, { error: 'must be a group id from 1 to 2147483647' })
+    .default(1000)
+    .describe('Group that owns mounted volumes in the api, worker and beat pods.'),
+});
+
+// ---------------------------------------------------------------------------
+// Spec.
+
+const SpecBase = strict({
+  image: image('Application image, shared by api, worker and beat.'),
+  imagePullPolicy: z
+    .enum(['Always', 'IfNotPresent', 'Never'])
+    .optional()
+    .describe('When to pull the application image. Defaults to Kubernetes\' rule (Always for :latest, else IfNotPresent).'),
+  imagePullSecrets: z
+    .array(strict({ name: objectName('Name of a docker-registry Secret in the app\'s namespace.') }))
+    .max(16)
+    .superRefine(uniqueNames('imagePullSecret'))
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .optional()
+    .describe('Secrets used to pull the application image from a private registry.'),
+  env: z
+    .array(EnvVarSchema)
+    .max(256)
+    .superRefine(uniqueNames('variable'))
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .optional()
+    .describe('Environment variables for api, worker and beat.'),
+  envFrom: z
+    .array(EnvFromSchema)
+    .max(32)
+    .optional()
+    .describe('Secrets and ConfigMaps whose keys all become environment variables of api, worker and beat.'),
+  securityContext: defaultsToFilled(SecurityContextSchema).describe(
+    'Identity of the application containers. Every pod also runs with Pod Security "restricted" settings, which are not configurable.',
+  ),
+  api: ApiSchema.optional().describe('The HTTP API: a Deployment and a Service, named <app>-api. Present means on.'),
+  worker: WorkerSchema.optional().describe('Celery workers: a Deployment named <app>-worker. Present means on.'),
+  beat: BeatSchema.optional().describe('Celery beat, the periodic task scheduler: exactly one pod, named <app>-beat. Present means on.'),
+  flower: FlowerSchema.optional().describe(
+    'Flower, the Celery monitoring UI: a Deployment and Service named <app>-flower with basic auth. Needs spec.databases.redis. Present means on.',
+  ),
+  databases: DatabasesSchema.optional().describe('Databases run beside the app, each a StatefulSet. Present means on.'),
+});
+
+export const BackendAppSpecSchema = withRules(SpecBase, [
+  {
+    rule: '!has(self.beat) || has(self.beat.app) || has(self.worker)',
+    message: 'needs a Celery application: set beat.app, or add spec.worker so beat uses worker.app',
+    fieldPath: '.beat.app',
+    holds: (s) => s.beat === undefined || s.beat.app !== undefined || s.worker !== undefined,
+  },
+  {
+    rule: '!has(self.flower) || (has(self.databases) && has(self.databases.redis))',
+    message: 'needs spec.databases.redis: Flower reads the Celery broker, which is the app\'s Redis',
+    fieldPath: '.flower',
+    holds: (s) => s.flower === undefined || s.databases?.redis !== undefined,
+  },
+]).describe('Desired state of the backend: one application image run as api, worker and beat, plus Flower and databases.');
+
+// ---------------------------------------------------------------------------
+// Status.
+
+const ConditionSchema = strict({
+  type: z
+    .string()
+    .min(1)
+    .max(316)
+    .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
+    .describe('Condition type: Ready, Progressing or Degraded.'),
+  status: z.enum(['True', 'False', 'Unknown']).describe('Whether the condition holds.'),
+  observedGeneration: z.number().int().min(0).optional().describe('metadata.generation the condition was computed from.'),
+  lastTransitionTime: z.iso.datetime().describe('When the status last changed (RFC 3339).'),
+  reason: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
+    .describe('CamelCase reason for the last transition, for machines.'),
+  message: z.string().max(32768).describe('Details of the last transition, for people.'),
+});
+
+const ComponentStatusSchema = strict({
+  ready: z.number().int().min(0).describe('Pods that are ready.'),
+  desired: z.number().int().min(0).describe('Pods wanted, as decided by the spec or the autoscaler.'),
+});
+
+const componentStatus = (name: string) => ComponentStatusSchema.optional().describe(`Pods of ${name}.`);
+
+export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded', 'Failed'] as const;
+
+export const BackendAppStatusSchema = strict({
+  observedGeneration: z.number().int().min(0).optional().describe('metadata.generation the operator last acted on.'),
+  phase: z
+    .enum(PHASES)
+    .optional()
+    .describe(
+      'One-word summary: Pending (not yet acted on), Progressing (rolling out), Ready (every component ready), Degraded (something that was ready is not), Failed (the operator cannot make progress; see the conditions).',
+    ),
+  summary: z.string().max(256).optional().describe('Short per-component readiness, e.g. "api 2/2, worker 2/2, postgres 1/1".'),
+  conditions: z
+    .array(ConditionSchema)
+    .max(16)
+    .superRefine((cs, ctx) => {
+      cs.forEach((c, i) => {
+        if (cs.findIndex((o) => o.type === c.type) !== i) ctx.addIssue({ code: 'custom', path: [i, 'type'], message: `duplicate condition type "${c.type}"` });
+      });
+    })
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
+    .optional()
+    .describe('Latest observations: Ready, Progressing and Degraded, in the metav1.Condition shape.'),
+  components: strict({
+    api: componentStatus('the API Deployment'),
+    worker: componentStatus('the worker Deployment'),
+    beat: componentStatus('the beat Deployment'),
+    flower: componentStatus('the Flower Deployment'),
+    postgres: componentStatus('the PostgreSQL StatefulSet'),
+    redis: componentStatus('the Redis StatefulSet'),
+    mongodb: componentStatus('the MongoDB StatefulSet'),
+  })
+    .optional()
+    .describe('Ready and desired pods per component that is on.'),
+}).describe('Observed state, written by the operator.');
+
+// ---------------------------------------------------------------------------
+// The whole object.
+
+const NAME_LENGTH_MESSAGE = `must be at most ${MAX_APP_NAME_LENGTH} characters, so that derived names such as <name>${LONGEST_NAME_SUFFIX} fit in 63`;
+const NAME_FORMAT_MESSAGE = 'must be lowercase letters, digits and "-", start with a letter and end with a letter or digit (it names Services)';
+
+const MetadataSchema = z.looseObject({
+  name: z
+    .string({ error: (iss) => (iss.input === undefined ? 'is required' : undefined) })
+    .min(1, { error: 'must not be empty' })
+    .max(MAX_APP_NAME_LENGTH, { error: NAME_LENGTH_MESSAGE })
+    .regex(DNS1035_LABEL, { error: NAME_FORMAT_MESSAGE }),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  generation: z.number().int().optional(),
+});
+
+/**
+ * Root-level CEL: only metadata.name is visible to CEL there. The rules name the
+ * field (fieldPath), so the server reports them at metadata.name, as the CLI does.
+ */
+export const METADATA_NAME_RULES: readonly CelRule[] = [
+  { rule: `size(self.metadata.name) <= ${MAX_APP_NAME_LENGTH}`, message: NAME_LENGTH_MESSAGE, fieldPath: '.metadata.name' },
+  { rule: `self.metadata.name.matches('${DNS1035_LABEL.source}')`, message: NAME_FORMAT_MESSAGE, fieldPath: '.metadata.name' },
+];
+
+export const BackendAppSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION, { error: `must be "${API_VERSION}"` }),
+  kind: z.literal(KIND, { error: `must be "${KIND}"` }),
+  metadata: MetadataSchema,
+  spec: BackendAppSpecSchema,
+  // The status is the operator's own output. One it cannot read (an older shape, a
+  // hand edit) is dropped rather than reported: it must never stop the spec from
+  // being reconciled, and the next status write replaces it.
+  status: BackendAppStatusSchema.optional().catch(undefined),
+});
+
+export type BackendAppSpec = z.infer<typeof BackendAppSpecSchema>;
+export type BackendAppSpecInput = z.input<typeof BackendAppSpecSchema>;
+export type BackendAppStatus = z.infer<typeof BackendAppStatusSchema>;
+export type BackendApp = Omit<z.infer<typeof BackendAppSchema>, 'metadata'> & { metadata: V1ObjectMeta & { name: string } };
+export type BackendAppInput = Omit<z.input<typeof BackendAppSchema>, 'metadata'> & { metadata: V1ObjectMeta & { name: string } };
+export type Condition = z.infer<typeof ConditionSchema>;
+export type Resources = NonNullable<z.infer<typeof ResourcesBase>>;
+export type Autoscaling = z.infer<typeof AutoscalingBase>;
+export type ApiSpec = NonNullable<BackendAppSpec['api']>;
+export type WorkerSpec = NonNullable<BackendAppSpec['worker']>;
+export type BeatSpec = NonNullable<BackendAppSpec['beat']>;
+export type FlowerSpec = NonNullable<BackendAppSpec['flower']>;
+export type Databases = NonNullable<BackendAppSpec['databases']>;
+export type PostgresSpec = NonNullable<Databases['postgres']>;
+export type RedisSpec = NonNullable<Databases['redis']>;
+export type MongoSpec = NonNullable<Databases['mongodb']>;
+export type DatabaseKind = keyof Databases;
+export type DeletionPolicy = PostgresSpec['deletionPolicy'];
+
+export const DATABASE_KINDS: readonly DatabaseKind[] = ['postgres', 'redis', 'mongodb'];
+export const APP_COMPONENTS = ['api', 'worker', 'beat', 'flower'] as const;
+export type AppComponent = (typeof APP_COMPONENTS)[number];
+export type Component = AppComponent | DatabaseKind;
+
+// ---------------------------------------------------------------------------
+// Validation at the edge.
+
+export interface FieldError {
+  /** Where, e.g. "spec.api.autoscaling.maxReplicas" or "spec.env[2].name". */
+  path: string;
+  /** What was wrong and what is allowed. */
+  message: string;
+}
+
+export type ValidationResult = { ok: true; app: BackendApp } | { ok: false; errors: FieldError[] };
+
+/** Narrow untrusted input (a parsed manifest, an object from the API) to a BackendApp with defaults applied. */
+export function validateBackendApp(obj: unknown): ValidationResult {
+  // Messages written in the schema win; genericMessage only words the rest.
+  const result = BackendAppSchema.safeParse(obj, { reportInput: true, error: genericMessage });
+  if (result.success) {
+    const { metadata, ...rest } = result.data;
+    return { ok: true, app: { ...rest, metadata: metadata as V1ObjectMeta & { name: string } } };
+  }
+  return { ok: false, errors: toFieldErrors(result.error.issues) };
+}
+
+export function formatFieldErrors(errors: readonly FieldError[]): string {
+  return errors.map((e) => `  ${e.path || '(root)'}: ${e.message}`).join('\n');
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out;
+}
+
+function toFieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
+  const errors: FieldError[] = [];
+  const emptyAt = new Set<string>();
+  for (const iss of issues) {
+    // An empty string fails its pattern too; "must not be empty" says it all.
+    if (iss.input === '') {
+      const where = formatPath(iss.path);
+      if (emptyAt.has(where)) continue;
+      emptyAt.add(where);
+    }
+    if (iss.code === 'unrecognized_keys') {
+      // One error per unknown key, at the key itself, so the path points at the typo.
+      for (const key of iss.keys) errors.push({ path: formatPath([...iss.path, key]), message: iss.message });
+      continue;
+    }
+    // Cross-field messages describe a relation, not a value; the rest say what they got.
+    const suffix = iss.code === 'custom' || (iss.code === 'invalid_type' && iss.input === undefined) ? '' : got(iss.input);
+    errors.push({ path: formatPath(iss.path), message: `${iss.message}${suffix}` });
+  }
+  // Stable order for people and tests: by path, keeping zod's order within a path.
+  return errors
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => (a.e.path < b.e.path ? -1 : a.e.path > b.e.path ? 1 : a.i - b.i))
+    .map(({ e }) => e);
+}
+
+function genericMessage(iss: z.core.$ZodRawIssue): string | undefined {
+  switch (iss.code) {
+    case 'invalid_type': {
+      if (iss.input === undefined) return `is required (${article(iss.expected)})`;
+      const hint = iss.expected === 'string' && typeof iss.input === 'number' ? '; quote it in YAML' : '';
+      return `must be ${article(iss.expected)}, not ${typeName(iss.input)}${hint}`;
+    }
+    case 'too_small':
+      return bound(iss.origin, 'at least', iss.minimum);
+    case 'too_big':
+      return bound(iss.origin, 'at most', iss.maximum);
+    case 'invalid_value':
+      return `must be one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'unrecognized_keys':
+      return 'unknown field';
+    default:
+      return undefined;
+  }
+}
+
+function bound(origin: string, relation: string, n: number | bigint): string {
+  switch (origin) {
+    case 'string':
+      return n === 1 && relation === 'at least' ? 'must not be empty' : `must be ${relation} ${n} characters long`;
+    case 'array':
+      return `must have ${relation} ${n} item${n === 1 ? '' : 's'}`;
+    default:
+      return `must be ${relation} ${n}`;
+  }
+}
+
+function article(type: string): string {
+  const name = type === 'object' ? 'mapping' : type === 'array' ? 'list' : type;
+  return /^[aeiou]/.test(name) ? `an ${name}` : `a ${name}`;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return article(typeof v);
+}
+
+function got(input: unknown): string {
+  if (typeof input === 'string') return ` (got ${JSON.stringify(input.length > 80 ? `${input.slice(0, 77)}...` : input)})`;
+  if (typeof input === 'number' || typeof input === 'boolean') return ` (got ${String(input)})`;
+  return '';
+}
+
+// Re-exported for tests and the renderer.
+export { isQuantity, parseQuantity };

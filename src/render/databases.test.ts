@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import type { V1Container } from '@kubernetes/client-node';
+import { finwise, makeApp } from './fixtures.test-util.js';
+import { restrictedViolations } from './pod.js';
+import { DATABASE_UID, databaseClientService, databaseHeadlessService, databaseObjects, databaseStatefulSet, pvcRetentionPolicy } from './databases.js';
+
+const container = (db: 'postgres' | 'redis' | 'mongodb'): V1Container => {
+  const c = databaseStatefulSet(finwise(), db)?.spec?.template.spec?.containers[0];
+  if (!c) throw new Error(`no ${db} container`);
+  return c;
+};
+
+describe('database StatefulSets', () => {
+  it('run the official image at the given version', () => {
+    expect(container('postgres').image).toBe('postgres:15');
+    expect(container('redis').image).toBe('redis:7');
+    expect(container('mongodb').image).toBe('mongo:7.0');
+  });
+
+  it('check readiness with each database\'s own client', () => {
+    expect(container('postgres').readinessProbe?.exec?.command).toEqual(['pg_isready', '-U', 'app', '-d', 'app', '-h', '127.0.0.1', '-p', '5432']);
+    expect(container('redis').readinessProbe?.exec?.command?.join(' ')).toContain('redis-cli -p 6379 ping');
+    expect(container('mongodb').readinessProbe?.exec?.command?.[0]).toBe('mongosh');
+  });
+
+  it('take passwords from the credentials Secret, never literally', () => {
+    const pw = container('postgres').env?.find((e) => e.name === 'POSTGRES_PASSWORD');
+    expect(pw?.valueFrom?.secretKeyRef).toEqual({ name: 'finwise-postgres-credentials', key: 'password' });
+    expect(container('redis').command).toContain('$(REDIS_PASSWORD)');
+    expect(container('mongodb').env?.find((e) => e.name === 'MONGO_INITDB_ROOT_PASSWORD')?.valueFrom?.secretKeyRef?.key).toBe('password');
+  });
+
+  it('claim storage through volumeClaimTemplates', () => {
+    const sts = databaseStatefulSet(finwise(), 'mongodb');
+    expect(sts?.spec?.volumeClaimTemplates?.[0]?.spec?.resources?.requests).toEqual({ storage: '20Gi' });
+    expect(sts?.spec?.volumeClaimTemplates?.[0]?.metadata?.labels).toEqual({
+      'app.kubernetes.io/instance': 'finwise',
+      'app.kubernetes.io/component': 'mongodb',
+      'app.kubernetes.io/managed-by': 'backendapp-operator',
+    });
+    expect(container('mongodb').volumeMounts).toEqual([{ name: 'data', mountPath: '/data/db' }]);
+    const withClass = makeApp({ image: 'x:1', databases: { redis: { version: '7', storage: { size: '5Gi', storageClassName: 'fast' } } } });
+    expect(databaseStatefulSet(withClass, 'redis')?.spec?.volumeClaimTemplates?.[0]?.spec?.storageClassName).toBe('fast');
+  });
+
+  it('keep or delete volumes as deletionPolicy says', () => {
+    expect(pvcRetentionPolicy('Retain')).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    expect(pvcRetentionPolicy('Delete')).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
+    const app = makeApp({ image: 'x:1', databases: { postgres: { version: '16', deletionPolicy: 'Delete' } } });
+    expect(databaseStatefulSet(app, 'postgres')?.spec?.persistentVolumeClaimRetentionPolicy?.whenDeleted).toBe('Delete');
+    expect(databaseStatefulSet(finwise(), 'postgres')?.spec?.persistentVolumeClaimRetentionPolicy?.whenDeleted).toBe('Retain');
+  });
+
+  it('are restricted, as the images\' own database user', () => {
+    for (const db of ['postgres', 'redis', 'mongodb'] as const) {
+      const spec = databaseStatefulSet(finwise(), db)?.spec?.template.spec;
+      expect(spec && restrictedViolations(spec), db).toEqual([]);
+      expect(spec?.securityContext).toMatchObject({ runAsUser: DATABASE_UID, runAsGroup: DATABASE_UID, fsGroup: DATABASE_UID });
+    }
+  });
+
+  it('run one pod under the headless Service', () => {
+    const sts = databaseStatefulSet(finwise(), 'postgres');
+    expect(sts?.spec?.replicas).toBe(1);
+    expect(sts?.spec?.serviceName).toBe('finwise-postgres-headless');
+  });
+});
+
+describe('database Services', () => {
+  it('give a headless Service for pod DNS and a client Service', () => {
+    expect(databaseHeadlessService(finwise(), 'redis')?.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+    expect(databaseClientService(finwise(), 'redis')?.metadata?.name).toBe('finwise-redis');
+    expect(databaseClientService(finwise(), 'redis')?.spec?.ports).toEqual([{ name: 'redis', port: 6379, targetPort: 'redis', protocol: 'TCP' }]);
+  });
+
+  it('exist only for databases that are on', () => {
+    const app = makeApp({ image: 'x:1', databases: { postgres: { version: '16' } } });
+    expect(databaseObjects(app).map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual([
+      'StatefulSet/shop-postgres',
+      'Service/shop-postgres-headless',
+      'Service/shop-postgres',
+    ]);
+  });
+});

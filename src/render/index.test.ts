@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import { counterRandom, decode, finwise, makeApp } from './fixtures.test-util.js';
+import { MANAGED_KINDS, isRetained, renderApp, stripUndefined } from './index.js';
+
+const ids = (objects: KubernetesObject[]) => objects.map((o) => `${o.kind}/${o.metadata?.name}`);
+
+describe('renderApp', () => {
+  it('renders the example into these objects, in apply order', () => {
+    expect(ids(renderApp(finwise(), { existingSecrets: {} }))).toEqual([
+      'NetworkPolicy/finwise-mongodb',
+      'NetworkPolicy/finwise-postgres',
+      'NetworkPolicy/finwise-redis',
+      'Secret/finwise-flower-credentials',
+      'Secret/finwise-mongodb-credentials',
+      'Secret/finwise-postgres-credentials',
+      'Secret/finwise-redis-credentials',
+      'Service/finwise-api',
+      'Service/finwise-flower',
+      'Service/finwise-mongodb',
+      'Service/finwise-mongodb-headless',
+      'Service/finwise-postgres',
+      'Service/finwise-postgres-headless',
+      'Service/finwise-redis',
+      'Service/finwise-redis-headless',
+      'StatefulSet/finwise-mongodb',
+      'StatefulSet/finwise-postgres',
+      'StatefulSet/finwise-redis',
+      'Deployment/finwise-api',
+      'Deployment/finwise-beat',
+      'Deployment/finwise-flower',
+      'Deployment/finwise-worker',
+      'HorizontalPodAutoscaler/finwise-api',
+      'PodDisruptionBudget/finwise-api',
+      'PodDisruptionBudget/finwise-worker',
+    ]);
+  });
+
+  it('renders just the image for an app with nothing on', () => {
+    expect(renderApp(makeApp({ image: 'x:1' }), { existingSecrets: {} })).toEqual([]);
+  });
+
+  it('is deterministic', () => {
+    const a = renderApp(finwise({ uid: 'u' }), { existingSecrets: {}, randomSecret: counterRandom() });
+    const b = renderApp(finwise({ uid: 'u' }), { existingSecrets: {}, randomSecret: counterRandom() });
+    expect(a).toEqual(b);
+  });
+
+  it('produces plain JSON: apiVersion and kind set, no undefined, no status', () => {
+    for (const o of renderApp(finwise(), { existingSecrets: {} })) {
+      expect(o.apiVersion).toBeTruthy();
+      expect(o.kind).toBeTruthy();
+      expect('status' in o).toBe(false);
+      expect(JSON.parse(JSON.stringify(o))).toEqual(o);
+    }
+  });
+
+  it('never changes a password on re-render', () => {
+    const first = renderApp(finwise(), { existingSecrets: {} });
+    const existing = Object.fromEntries(first.filter((o) => o.kind === 'Secret').map((s) => [s.metadata?.name ?? '', decode((s as V1Secret).data)]));
+    const second = renderApp(finwise(), { existingSecrets: existing });
+    expect(second).toEqual(first);
+  });
+
+  it('owns everything except retained credentials once the app has a uid', () => {
+    const objects = renderApp(finwise({ uid: 'u-1' }), { existingSecrets: {} });
+    const retained = objects.filter(isRetained).map((o) => o.metadata?.name);
+    expect(retained).toEqual(['finwise-mongodb-credentials', 'finwise-postgres-credentials', 'finwise-redis-credentials']);
+    for (const o of objects) {
+      const owners = o.metadata?.ownerReferences ?? [];
+      expect(owners.length, `${o.kind}/${o.metadata?.name}`).toBe(isRetained(o) ? 0 : 1);
+    }
+  });
+
+  it('produces only the kinds the controller watches', () => {
+    const known = new Set(MANAGED_KINDS.map((k) => `${k.apiVersion}/${k.kind}`));
+    for (const o of renderApp(finwise(), { existingSecrets: {} })) expect(known.has(`${o.apiVersion}/${o.kind}`)).toBe(true);
+  });
+
+  it('sets the namespace of the app on every object', () => {
+    for (const o of renderApp(finwise({ namespace: 'money' }), { existingSecrets: {} })) expect(o.metadata?.namespace).toBe('money');
+  });
+});
+
+describe('stripUndefined', () => {
+  it('drops undefined fields deeply but keeps empty objects', () => {
+    expect(stripUndefined({ a: undefined, b: { c: undefined, emptyDir: {} }, d: [{ e: undefined }] })).toEqual({ b: { emptyDir: {} }, d: [{}] });
+  });
+});

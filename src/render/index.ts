@@ -1,0 +1,94 @@
+// The whole desired state of a BackendApp: every object the operator applies, as
+// plain JSON ready for server-side apply. Pure: the same app and inputs always give
+// the same objects in the same order.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { DATABASE_KINDS, type BackendApp } from '../api/v1alpha1.js';
+import { apiDeployment, apiService } from './api.js';
+import { beatDeployment } from './beat.js';
+import { databaseObjects } from './databases.js';
+import { flowerDeployment, flowerService } from './flower.js';
+import { horizontalPodAutoscaler } from './hpa.js';
+import { databaseNetworkPolicy } from './networkpolicy.js';
+import { podDisruptionBudget } from './pdb.js';
+import { credentialsSecrets, type RenderInputs } from './secrets.js';
+import { workerDeployment } from './worker.js';
+
+export type { RenderInputs } from './secrets.js';
+export { isRetained, defaultRandomSecret, SECRET_KEYS } from './secrets.js';
+
+export interface ManagedKind {
+  apiVersion: string;
+  kind: string;
+  /** Resource name in the API, for watches and list calls. */
+  plural: string;
+  namespaced: true;
+}
+
+/**
+ * Every kind renderApp can produce, in apply order: the controller watches these
+ * and prunes objects of these kinds that the spec no longer asks for.
+ * NetworkPolicies first, so a database is never reachable before its policy
+ * exists; Secrets before the pods that read them; autoscalers and budgets after
+ * the workloads they target.
+ */
+export const MANAGED_KINDS: readonly ManagedKind[] = [
+  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', namespaced: true },
+  { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
+  { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true },
+  { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
+  { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers', namespaced: true },
+  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true },
+];
+
+const KIND_ORDER = new Map(MANAGED_KINDS.map((k, i) => [`${k.apiVersion}/${k.kind}`, i]));
+
+/**
+ * Render every object of the app. `inputs.existingSecrets` must hold the current
+ * credential Secrets, decoded: their passwords are kept, missing ones generated.
+ */
+export function renderApp(app: BackendApp, inputs: RenderInputs): KubernetesObject[] {
+  const objects: (KubernetesObject | undefined)[] = [
+    ...credentialsSecrets(app, inputs),
+    ...DATABASE_KINDS.map((db) => databaseNetworkPolicy(app, db)),
+    ...databaseObjects(app),
+    apiDeployment(app),
+    apiService(app),
+    horizontalPodAutoscaler(app, 'api'),
+    podDisruptionBudget(app, 'api'),
+    workerDeployment(app),
+    horizontalPodAutoscaler(app, 'worker'),
+    podDisruptionBudget(app, 'worker'),
+    beatDeployment(app),
+    flowerDeployment(app),
+    flowerService(app),
+  ];
+  return objects
+    .filter((o): o is KubernetesObject => o !== undefined)
+    .map((o) => stripUndefined(o))
+    .sort(byApplyOrder);
+}
+
+function byApplyOrder(a: KubernetesObject, b: KubernetesObject): number {
+  const ka = KIND_ORDER.get(`${a.apiVersion}/${a.kind}`) ?? Number.MAX_SAFE_INTEGER;
+  const kb = KIND_ORDER.get(`${b.apiVersion}/${b.kind}`) ?? Number.MAX_SAFE_INTEGER;
+  if (ka !== kb) return ka - kb;
+  const na = a.metadata?.name ?? '';
+  const nb = b.metadata?.name ?? '';
+  return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+/**
+ * A deep copy without undefined fields, so builders can write `field: maybe` and the
+ * output still has no empty keys (server-side apply would otherwise claim them).
+ * Empty objects are kept: `emptyDir: {}` means something.
+ */
+export function stripUndefined<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => stripUndefined(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = stripUndefined(v);
+    return out as T;
+  }
+  return value;
+}

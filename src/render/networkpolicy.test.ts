@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { finwise, makeApp } from './fixtures.test-util.js';
+import { clientsOf, databaseNetworkPolicy } from './networkpolicy.js';
+
+describe('database NetworkPolicy', () => {
+  it('admits only this app\'s client pods, on the database port', () => {
+    expect(databaseNetworkPolicy(finwise(), 'postgres')?.spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'finwise', 'app.kubernetes.io/component': 'postgres', 'app.kubernetes.io/managed-by': 'backendapp-operator' } },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [
+            {
+              podSelector: {
+                matchLabels: { 'app.kubernetes.io/instance': 'finwise', 'app.kubernetes.io/managed-by': 'backendapp-operator' },
+                matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['api', 'worker', 'beat'] }],
+              },
+            },
+          ],
+          ports: [{ protocol: 'TCP', port: 5432 }],
+        },
+      ],
+    });
+  });
+
+  it('lets Flower reach Redis, the broker, and nothing else', () => {
+    expect(clientsOf('redis')).toContain('flower');
+    expect(clientsOf('postgres')).not.toContain('flower');
+    expect(clientsOf('mongodb')).not.toContain('flower');
+  });
+
+  it('exists only for databases that are on', () => {
+    expect(databaseNetworkPolicy(makeApp({ image: 'x:1' }), 'redis')).toBeUndefined();
+  });
+});

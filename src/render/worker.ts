@@ -1,0 +1,103 @@
+// Celery workers: a Deployment named <app>-worker running `celery -A <app> worker`.
+import type { V1Deployment, V1Probe } from '@kubernetes/client-node';
+import type { BackendApp, WorkerSpec } from '../api/v1alpha1.js';
+import { fastPeriodSeconds, startupFailureThreshold } from './api.js';
+import { componentName, labels, objectMeta, selectorLabels } from './labels.js';
+import { appContainer, appPod, resourceRequirements, spreadOverNodes, startFirstRollout } from './pod.js';
+
+export function workerCommand(app: BackendApp, worker: WorkerSpec): string[] {
+  return [
+    'celery',
+    '-A',
+    worker.app,
+    'worker',
+    `--loglevel=${worker.loglevel}`,
+    `--concurrency=${worker.concurrency}`,
+    ...(worker.queues ? ['--queues', worker.queues.join(',')] : []),
+    ...(worker.pool ? [`--pool=${worker.pool}`] : []),
+    // Flower learns about tasks only from task events, which are off by default.
+    ...(app.spec.flower ? ['--task-events'] : []),
+    ...(worker.extraArgs ?? []),
+  ];
+}
+
+/**
+ * Liveness when the user gives no command: fail only if the worker's main process
+ * is a zombie or stopped. It reads one file, so it costs nothing, unlike
+ * `celery inspect ping`, which imports the app and costs seconds of CPU (celery/celery#4079).
+ */
+export const DEFAULT_WORKER_LIVENESS: readonly string[] = ['sh', '-c', "! grep -Eq '^State:[[:space:]]+[ZT]' /proc/1/status"];
+
+export interface WorkerProbes {
+  startupProbe: V1Probe;
+  livenessProbe: V1Probe;
+}
+
+/**
+ * Startup: `celery inspect ping` addressed to this pod's node only, run until it
+ * answers once, which proves the worker reached the broker. The app name goes in
+ * as $0 rather than into the script, so nothing is parsed by the shell twice.
+ * Liveness: the cheap check above, or the user's.
+ */
+export function workerProbes(worker: WorkerSpec): WorkerProbes {
+  const h = worker.health;
+  const period = fastPeriodSeconds(h.intervalSeconds, h.timeoutSeconds);
+  // Leave half the probe's time for Python to start and import the app.
+  const pingTimeout = Math.max(1, Math.floor(h.timeoutSeconds / 2));
+  return {
+    startupProbe: {
+      exec: {
+        command: [
+          'sh',
+          '-c',
+          `exec celery -A "$0" inspect ping --destination "celery@$HOSTNAME" --timeout ${pingTimeout}`,
+          worker.app,
+        ],
+      },
+      periodSeconds: period,
+      timeoutSeconds: h.timeoutSeconds,
+      failureThreshold: startupFailureThreshold(h.startPeriodSeconds, period, h.retries),
+    },
+    livenessProbe: {
+      exec: { command: [...(h.livenessCommand ?? DEFAULT_WORKER_LIVENESS)] },
+      periodSeconds: h.intervalSeconds,
+      timeoutSeconds: h.timeoutSeconds,
+      failureThreshold: h.retries,
+    },
+  };
+}
+
+export function workerDeployment(app: BackendApp): V1Deployment | undefined {
+  const worker = app.spec.worker;
+  if (!worker) return undefined;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: objectMeta(app, componentName(app, 'worker'), 'worker'),
+    spec: {
+      replicas: worker.autoscaling ? undefined : worker.replicas,
+      selector: { matchLabels: selectorLabels(app, 'worker') },
+      strategy: startFirstRollout,
+      template: {
+        metadata: { labels: labels(app, 'worker') },
+        spec: appPod(
+          app,
+          [
+            appContainer(app, {
+              name: 'worker',
+              command: workerCommand(app, worker),
+              resources: resourceRequirements(worker.resources),
+              ...workerProbes(worker),
+            }),
+          ],
+          {
+            // SIGTERM starts Celery's warm shutdown: no new tasks, running ones finish.
+            // The kubelet waits this long before SIGKILL cuts them off.
+            terminationGracePeriodSeconds: worker.terminationGracePeriodSeconds,
+            topologySpreadConstraints: spreadOverNodes(app, 'worker'),
+          },
+        ),
+      },
+    },
+  };
+}
