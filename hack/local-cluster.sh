@@ -92,6 +92,9 @@ gen_certs() {
   issue apiserver "/CN=kube-apiserver" \
     "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1"
   issue admin "/O=system:masters/CN=local-cluster-admin"
+  # A separate identity for an operator run from the checkout, so the audit log
+  # tells its requests from the tests' own.
+  issue operator "/O=system:masters/CN=backendapp-operator-dev"
   issue controller-manager "/CN=system:kube-controller-manager"
   issue scheduler "/CN=system:kube-scheduler"
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
@@ -225,6 +228,7 @@ up() {
   gen_certs
   write_audit_policy
   write_kubeconfig "$kubeconfig" admin
+  write_kubeconfig "$state/operator.kubeconfig" operator
   write_kubeconfig "$state/controller-manager.kubeconfig" controller-manager
   write_kubeconfig "$state/scheduler.kubeconfig" scheduler
 
@@ -267,7 +271,8 @@ up() {
     --kube-api-qps 200 --kube-api-burst 400 \
     --concurrent-deployment-syncs 10 --concurrent-replicaset-syncs 10 --concurrent-statefulset-syncs 10 \
     --concurrent-gc-syncs 40 --concurrent-service-endpoint-syncs 10 \
-    --horizontal-pod-autoscaler-sync-period 5s
+    --horizontal-pod-autoscaler-sync-period 5s \
+    --node-monitor-grace-period 120s
   start kube-scheduler "$bin/kube-scheduler" \
     --kubeconfig "$state/scheduler.kubeconfig" \
     --authentication-kubeconfig "$state/scheduler.kubeconfig" \
@@ -275,10 +280,12 @@ up() {
     --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false \
     --kube-api-qps 200 --kube-api-burst 400
 
+  # Node leases keep the simulated nodes Ready on a loaded machine; without them a
+  # late status heartbeat marks every pod NotReady, and kwok never marks them back.
   log "starting kwok with $nodes simulated nodes"
   start kwok "$bin/kwok" --kubeconfig "$kubeconfig" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-    --cidr 10.244.0.0/16 --node-ip 10.240.0.1 --server-address ""
+    --cidr 10.244.0.0/16 --node-ip 10.240.0.1 --server-address "" --node-lease-duration-seconds 40
   seed_cluster
   wait_for "$nodes Ready nodes" 120 nodes_ready
   wait_for "the default service account" 60 kc get serviceaccount default -n default

@@ -17,7 +17,9 @@ export default function setup(project: TestProject): () => void {
     }
     project.provide('kubeconfig', userKubeconfig);
     project.provide('localCluster', false);
-    project.provide('binDir', execFileSync(path.join(root, 'hack/build-tools.sh'), ['--print'], { encoding: 'utf8' }).trim());
+    const binDir = execFileSync(path.join(root, 'hack/build-tools.sh'), ['--print'], { encoding: 'utf8' }).trim();
+    project.provide('binDir', binDir);
+    installCRD(userKubeconfig, binDir);
     return () => {};
   }
 
@@ -36,12 +38,21 @@ export default function setup(project: TestProject): () => void {
   project.provide('kubeconfig', kubeconfig);
   project.provide('localCluster', true);
   project.provide('binDir', binDir);
+  installCRD(kubeconfig, binDir);
 
   return () => {
     // Leave a cluster we found running (a developer's loop); stop one we started,
     // unless asked to keep it.
     if (!wasRunning && process.env.KEEP_CLUSTER !== '1') execFileSync(script, ['down'], { stdio: 'inherit' });
   };
+}
+
+/** The generated CRD, as the operator's users install it. */
+function installCRD(kubeconfig: string, binDir: string): void {
+  const kubectl = existsSync(path.join(binDir, 'kubectl')) ? path.join(binDir, 'kubectl') : 'kubectl';
+  const env = { ...process.env, KUBECONFIG: kubeconfig };
+  execFileSync(kubectl, ['apply', '--server-side', '--force-conflicts', '-f', path.join(root, 'crds')], { env, stdio: 'inherit' });
+  execFileSync(kubectl, ['wait', '--for=condition=Established', 'crd/backendapps.backendapp.io', '--timeout=60s'], { env, stdio: 'inherit' });
 }
 
 function run(command: string, quiet: boolean): string {

@@ -91,6 +91,12 @@ export function useNamespace(prefix: string, labels: Record<string, string> = {}
     await core.createNamespace({ body: { metadata: { name: ns.name, labels: { 'backendapp.io/test': 'true', ...labels } } } });
   });
   afterAll(async () => {
+    // A test's operator may be gone by now; drop the BackendApps' finalizers so the
+    // namespace (and its pods and claims) can go.
+    const apps = await kubectl(['get', 'backendapps', '-n', ns.name, '-o', 'name']);
+    for (const app of apps.stdout.split('\n').filter(Boolean)) {
+      await kubectl(['patch', '-n', ns.name, app, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    }
     const core = loadKubeConfig().makeApiClient(CoreV1Api);
     await core.deleteNamespace({ name: ns.name }).catch(() => undefined);
   });

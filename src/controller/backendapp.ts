@@ -1,0 +1,250 @@
+// The BackendApp reconciler: load, validate, render, apply, prune, report status.
+// Level-based: every call reads the app and its children from the caches and drives
+// the cluster towards the spec; it never trusts what an event said.
+import type { KubernetesObject, V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  API_VERSION,
+  DATABASE_KINDS,
+  KIND,
+  formatFieldErrors,
+  validateBackendApp,
+  type BackendApp,
+  type BackendAppStatus,
+  type Component,
+  type DatabaseKind,
+} from '../api/v1alpha1.js';
+import { renderApp } from '../render/index.js';
+import { COMPONENT_LABEL, CREDENTIALS_LABEL, INSTANCE_LABEL } from '../render/labels.js';
+import type { EventRecorder } from '../runtime/events.js';
+import { errorMessage } from '../runtime/logger.js';
+import { canonicalJSON, needsApply, withAppliedHash } from './drift.js';
+import type { ChildCaches, Writer } from './cluster.js';
+import { desiredStatus, withTransitionTimes, type Blocker, type ComponentObservation } from './status.js';
+
+/** Carries out deletionPolicy before the app goes; removed even when the spec is invalid. */
+export const FINALIZER = 'backendapp.io/finalizer';
+
+export interface ReconcilerDeps {
+  apps: { get(namespace: string, name: string): KubernetesObject | undefined };
+  children: ChildCaches;
+  writer: Writer;
+  events: EventRecorder;
+  log: Logger;
+  now?: () => Date;
+}
+
+export interface Request {
+  namespace: string;
+  name: string;
+}
+
+export class BackendAppReconciler {
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  async reconcile(req: Request, ctx?: { log: Logger }): Promise<void> {
+    const log = ctx?.log ?? this.deps.log;
+    const app = this.deps.apps.get(req.namespace, req.name);
+    if (!app) return; // deleted: its children go by garbage collection
+    if (app.metadata?.deletionTimestamp) return this.finalize(app, log);
+    await this.ensureFinalizer(app);
+
+    const validation = validateBackendApp(app);
+    if (!validation.ok) {
+      // Nothing else changes: running workloads are never torn down by a bad edit.
+      return this.reportStatus(app, [], log, { reason: 'InvalidSpec', message: `Invalid spec: ${formatFieldErrors(validation.errors)}` });
+    }
+    const valid = validation.app;
+    const desired = await this.render(valid);
+    try {
+      await this.applyAll(app, desired, log);
+      await this.prune(app, desired, log);
+    } catch (err) {
+      // Report what stopped us, but let the original error drive the retry.
+      await this.reportStatus(app, observe(this.deps.children, valid, desired), log, blockerOf(err)).catch((statusErr: unknown) =>
+        log.error({ err: errorMessage(statusErr) }, 'could not report the failure in status'),
+      );
+      throw err;
+    }
+    await this.reportStatus(app, observe(this.deps.children, valid, desired), log, undefined);
+  }
+
+  /**
+   * Renders with the credentials that already exist, so a re-render never changes a
+   * password. A Secret the cache has not seen yet (just created, watch lagging) is
+   * read from the API server before anything new is generated.
+   */
+  private async render(app: BackendApp): Promise<KubernetesObject[]> {
+    const ns = app.metadata.namespace ?? 'default';
+    const existing: Record<string, Record<string, string>> = {};
+    for (const s of this.deps.children.list('v1/Secret', ns)) {
+      if (s.metadata?.labels?.[INSTANCE_LABEL] === app.metadata.name) existing[s.metadata.name ?? ''] = decodeData(s);
+    }
+    let desired = renderApp(app, { existingSecrets: existing });
+    const unseen = desired.filter((o) => o.kind === 'Secret' && o.metadata?.labels?.[CREDENTIALS_LABEL] === 'true' && !existing[o.metadata.name ?? '']);
+    let found = false;
+    for (const s of unseen) {
+      const live = await this.deps.writer.get(s);
+      if (live) {
+        existing[s.metadata?.name ?? ''] = decodeData(live);
+        found = true;
+      }
+    }
+    if (found) desired = renderApp(app, { existingSecrets: existing });
+    return desired;
+  }
+
+  /** Server-side apply of every child that differs from the cache; Secrets first, so pods find them. */
+  private async applyAll(app: KubernetesObject, desired: KubernetesObject[], log: Logger): Promise<void> {
+    const created: string[] = [];
+    const updated: string[] = [];
+    const pending = desired.filter((d) => needsApply(d, this.deps.children.get(key(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '')));
+    const applyOne = async (d: KubernetesObject) => {
+      const existed = this.deps.children.get(key(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '') !== undefined;
+      const applied = await this.deps.writer.apply(withAppliedHash(d));
+      this.deps.children.observe(key(d), applied);
+      (existed ? updated : created).push(`${d.kind} ${d.metadata?.name}`);
+    };
+    await Promise.all(pending.filter((d) => d.kind === 'Secret').map(applyOne));
+    await Promise.all(pending.filter((d) => d.kind !== 'Secret').map(applyOne));
+    if (created.length) this.deps.events.event(app, 'Normal', 'Created', `Created ${created.join(', ')}`);
+    if (updated.length) this.deps.events.event(app, 'Normal', 'Updated', `Updated ${updated.join(', ')}`);
+    if (pending.length) log.info({ created: created.length, updated: updated.length }, 'applied children');
+  }
+
+  /**
+   * Deletes children this app owns that the spec no longer asks for (a component
+   * turned off). Retained credentials carry no owner reference and PVCs are not in
+   * the managed kinds, so neither can be pruned here.
+   */
+  private async prune(app: KubernetesObject, desired: KubernetesObject[], log: Logger): Promise<void> {
+    const wanted = new Set(desired.map((d) => `${key(d)}/${d.metadata?.name}`));
+    const ns = app.metadata?.namespace ?? '';
+    const pruned: string[] = [];
+    for (const k of this.deps.children.kinds()) {
+      for (const obj of this.deps.children.list(k, ns)) {
+        if (!isControlledBy(obj, app) || wanted.has(`${k}/${obj.metadata?.name}`)) continue;
+        await this.deps.writer.delete(obj);
+        pruned.push(`${obj.kind} ${obj.metadata?.name}`);
+      }
+    }
+    if (pruned.length) {
+      this.deps.events.event(app, 'Normal', 'Pruned', `Deleted ${pruned.join(', ')} (turned off in the spec)`);
+      log.info({ pruned: pruned.length }, 'pruned children');
+    }
+  }
+
+  /** Writes status only when it changed, and records a Warning the first time a blocker appears. */
+  private async reportStatus(app: KubernetesObject, observations: ComponentObservation[], log: Logger, blocker: Blocker | undefined): Promise<void> {
+    const current = (app as { status?: BackendAppStatus }).status;
+    const next = desiredStatus(app.metadata?.generation ?? 0, observations, blocker);
+    const conditions = withTransitionTimes(next.conditions, current?.conditions, (this.deps.now ?? (() => new Date()))());
+    const status: BackendAppStatus = { ...next, conditions };
+    if (canonicalJSON(status) === canonicalJSON(current ?? {})) return;
+    await this.deps.writer.replaceStatus(app, status);
+    const before = current?.conditions?.find((c) => c.type === 'Degraded');
+    const after = conditions.find((c) => c.type === 'Degraded');
+    if (blocker && (before?.message !== after?.message || before?.status !== 'True')) {
+      this.deps.events.event(app, 'Warning', blocker.reason, blocker.message);
+      log.warn({ reason: blocker.reason }, blocker.message);
+    }
+    const readyBefore = current?.conditions?.find((c) => c.type === 'Ready')?.status;
+    const readyAfter = conditions.find((c) => c.type === 'Ready')?.status;
+    if (readyAfter === 'True' && readyBefore !== 'True') this.deps.events.event(app, 'Normal', 'Ready', next.summary ?? 'All components are ready');
+  }
+
+  private async ensureFinalizer(app: KubernetesObject): Promise<void> {
+    if (app.metadata?.finalizers?.includes(FINALIZER)) return;
+    await this.deps.writer.addFinalizer(app, FINALIZER);
+  }
+
+  /**
+   * Runs before the app is deleted. The workloads go by garbage collection; here we
+   * carry out each database's deletionPolicy for what garbage collection would not
+   * decide right: Delete removes its claims and credentials, Retain makes sure they
+   * outlive the app. Reads the policy from the raw spec, so an invalid spec never
+   * blocks deletion; anything unreadable counts as Retain.
+   */
+  private async finalize(app: KubernetesObject, log: Logger): Promise<void> {
+    if (!app.metadata?.finalizers?.includes(FINALIZER)) return;
+    const ns = app.metadata.namespace ?? '';
+    const name = app.metadata.name ?? '';
+    const kept: string[] = [];
+    const removed: string[] = [];
+    for (const db of DATABASE_KINDS) {
+      const policy = deletionPolicyOf(app, db);
+      if (!policy) continue;
+      const selector = `${INSTANCE_LABEL}=${name},${COMPONENT_LABEL}=${db}`;
+      const claims = await this.deps.writer.list('v1/PersistentVolumeClaim', ns, selector);
+      const secrets = (await this.deps.writer.list('v1/Secret', ns, selector)).filter((s) => s.metadata?.labels?.[CREDENTIALS_LABEL] === 'true');
+      if (policy === 'Delete') {
+        for (const o of [...claims, ...secrets]) await this.deps.writer.delete(o);
+        removed.push(`${db} (${claims.length} volume claims, ${secrets.length} secrets)`);
+      } else {
+        for (const s of secrets.filter((s) => isControlledBy(s, app))) await this.deps.writer.removeOwner(s, app);
+        kept.push(`${db} (${claims.length} volume claims, ${secrets.length} secrets)`);
+      }
+    }
+    if (removed.length) this.deps.events.event(app, 'Normal', 'DeletedData', `deletionPolicy Delete: removed ${removed.join(', ')}`);
+    if (kept.length) this.deps.events.event(app, 'Normal', 'RetainedData', `deletionPolicy Retain: kept ${kept.join(', ')}`);
+    await this.deps.writer.removeFinalizer(app, FINALIZER);
+    log.info({ kept: kept.length, removed: removed.length }, 'finalized');
+  }
+}
+
+/** Cache key of a kind: "apps/v1/Deployment", "v1/Secret". */
+export function key(obj: Pick<KubernetesObject, 'apiVersion' | 'kind'>): string {
+  return `${obj.apiVersion}/${obj.kind}`;
+}
+
+function observe(children: ChildCaches, app: BackendApp, desired: KubernetesObject[]): ComponentObservation[] {
+  const ns = app.metadata.namespace ?? '';
+  const obs: ComponentObservation[] = [];
+  for (const d of desired) {
+    const component = d.metadata?.labels?.[COMPONENT_LABEL] as Component | undefined;
+    if (!component || (d.kind !== 'Deployment' && d.kind !== 'StatefulSet')) continue;
+    const live = children.get(key(d), ns, d.metadata?.name ?? '');
+    const minReplicas = minReplicasOf(app, component);
+    if (d.kind === 'Deployment') obs.push({ component, kind: 'Deployment', workload: live as V1Deployment | undefined, minReplicas });
+    else obs.push({ component, kind: 'StatefulSet', workload: live as V1StatefulSet | undefined });
+  }
+  return obs;
+}
+
+/** The autoscaler's minimum for an autoscaled component, else 0. */
+function minReplicasOf(app: BackendApp, component: Component): number {
+  if (component === 'api') return app.spec.api?.autoscaling?.minReplicas ?? 0;
+  if (component === 'worker') return app.spec.worker?.autoscaling?.minReplicas ?? 0;
+  return 0;
+}
+
+export function isControlledBy(obj: KubernetesObject, owner: KubernetesObject): boolean {
+  return obj.metadata?.ownerReferences?.some((r) => r.controller && r.uid === owner.metadata?.uid) ?? false;
+}
+
+function deletionPolicyOf(app: KubernetesObject, db: DatabaseKind): 'Delete' | 'Retain' | undefined {
+  const spec = (app as { spec?: unknown }).spec;
+  const databases = isObject(spec) ? spec['databases'] : undefined;
+  const entry = isObject(databases) ? databases[db] : undefined;
+  if (entry === undefined || entry === null) return undefined;
+  return isObject(entry) && entry['deletionPolicy'] === 'Delete' ? 'Delete' : 'Retain';
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function decodeData(secret: KubernetesObject): Record<string, string> {
+  const data = (secret as { data?: Record<string, string> }).data ?? {};
+  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+}
+
+function blockerOf(err: unknown): Blocker {
+  const code = (err as { code?: unknown }).code;
+  if (code === 403) {
+    return { reason: 'Forbidden', message: `The operator is not allowed to do this; check its RBAC rules: ${errorMessage(err)}` };
+  }
+  return { reason: 'ApplyFailed', message: errorMessage(err) };
+}
+
+export const OWNER = { apiVersion: API_VERSION, kind: KIND };

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { APPLIED_HASH_ANNOTATION, appliedHash, canonicalJSON, isSubset, needsApply, withAppliedHash } from './drift.js';
+
+const desired = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'web', namespace: 'ns', labels: { app: 'web' } },
+  spec: {
+    selector: { matchLabels: { app: 'web' } },
+    template: {
+      metadata: { labels: { app: 'web' } },
+      spec: { containers: [{ name: 'api', image: 'acme:1', resources: { limits: { cpu: '0.5', memory: '1Gi' } } }] },
+    },
+  },
+};
+
+/** What the API server returns: our fields plus defaults, status and an HPA-written replica count. */
+function liveOf(obj: typeof desired) {
+  const sent = withAppliedHash(obj);
+  return {
+    ...sent,
+    metadata: { ...sent.metadata, uid: 'u1', resourceVersion: '7', generation: 3 },
+    spec: {
+      ...sent.spec,
+      replicas: 5,
+      template: {
+        ...sent.spec.template,
+        spec: {
+          ...sent.spec.template.spec,
+          dnsPolicy: 'ClusterFirst',
+          containers: [{ ...sent.spec.template.spec.containers[0]!, resources: { limits: { cpu: '500m', memory: '1Gi' } }, imagePullPolicy: 'IfNotPresent' }],
+        },
+      },
+    },
+    status: { replicas: 5 },
+  };
+}
+
+describe('needsApply', () => {
+  it('is false when the live object holds everything we set, plus defaults and an autoscaled replica count', () => {
+    expect(needsApply(desired, liveOf(desired))).toBe(false);
+  });
+
+  it('is true when the object does not exist', () => {
+    expect(needsApply(desired, undefined)).toBe(true);
+  });
+
+  it('is true after a hand edit of a field we manage', () => {
+    const live = liveOf(desired);
+    live.spec.template.spec.containers[0]!.image = 'acme:hacked';
+    expect(needsApply(desired, live)).toBe(true);
+  });
+
+  it('is true when the spec dropped a field, which only the hash shows', () => {
+    const live = liveOf(desired);
+    const { labels: _dropped, ...metadata } = desired.metadata;
+    const next = { ...desired, metadata };
+    expect(isSubset(next, live)).toBe(true);
+    expect(needsApply(next, live)).toBe(true);
+  });
+
+  it('is true when the hash annotation was removed by hand', () => {
+    const live = liveOf(desired);
+    delete (live.metadata as unknown as { annotations: Record<string, string> }).annotations[APPLIED_HASH_ANNOTATION];
+    expect(needsApply(desired, live)).toBe(true);
+  });
+});
+
+describe('isSubset', () => {
+  it('compares quantities by value and arrays by length', () => {
+    expect(isSubset({ cpu: '0.5' }, { cpu: '500m' })).toBe(true);
+    expect(isSubset({ cpu: 2 }, { cpu: '2' })).toBe(true);
+    expect(isSubset({ cpu: '1' }, { cpu: '500m' })).toBe(false);
+    expect(isSubset({ a: [1] }, { a: [1, 2] })).toBe(false);
+    expect(isSubset({ a: true }, { a: 'true' })).toBe(false);
+  });
+});
+
+describe('appliedHash', () => {
+  it('ignores key order', () => {
+    expect(appliedHash({ kind: 'A', apiVersion: 'v1', metadata: { name: 'x' } } as never)).toBe(
+      appliedHash({ apiVersion: 'v1', metadata: { name: 'x' }, kind: 'A' } as never),
+    );
+    expect(canonicalJSON({ b: 1, a: { d: 1, c: 2 } })).toBe('{"a":{"c":2,"d":1},"b":1}');
+  });
+});

@@ -1,0 +1,118 @@
+import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { componentState, desiredStatus, withTransitionTimes, type ComponentObservation } from './status.js';
+
+function deployment(replicas: number, available: number, opts: { generation?: number; observed?: number; updated?: number; total?: number; stalled?: boolean } = {}): V1Deployment {
+  return {
+    metadata: { name: 'd', generation: opts.generation ?? 2 },
+    spec: { replicas, selector: {}, template: {} },
+    status: {
+      observedGeneration: opts.observed ?? opts.generation ?? 2,
+      replicas: opts.total ?? replicas,
+      updatedReplicas: opts.updated ?? replicas,
+      availableReplicas: available,
+      conditions: opts.stalled ? [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] : [],
+    },
+  };
+}
+
+function statefulSet(ready: number, rev: { current: string; update: string } = { current: 'r1', update: 'r1' }): V1StatefulSet {
+  return {
+    metadata: { name: 's', generation: 1 },
+    spec: { replicas: 1, selector: {}, serviceName: 's', template: {} },
+    status: { observedGeneration: 1, replicas: 1, readyReplicas: ready, availableReplicas: ready, updatedReplicas: 1, currentRevision: rev.current, updateRevision: rev.update },
+  };
+}
+
+const cond = (s: ReturnType<typeof desiredStatus>, type: string) => s.conditions.find((c) => c.type === type);
+
+describe('desiredStatus', () => {
+  it('is Ready when every component has its desired pods available and up to date', () => {
+    const obs: ComponentObservation[] = [
+      { component: 'api', kind: 'Deployment', workload: deployment(3, 3) },
+      { component: 'postgres', kind: 'StatefulSet', workload: statefulSet(1) },
+    ];
+    const s = desiredStatus(4, obs, undefined);
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'True', reason: 'AllComponentsReady', observedGeneration: 4 });
+    expect(cond(s, 'Progressing')?.status).toBe('False');
+    expect(cond(s, 'Degraded')?.status).toBe('False');
+    expect(s.phase).toBe('Ready');
+    expect(s.summary).toBe('api 3/3, postgres 1/1');
+    expect(s.components).toEqual({ api: { ready: 3, desired: 3 }, postgres: { ready: 1, desired: 1 } });
+  });
+
+  it('follows the autoscaler: 7 of 7 after an HPA scale-up is Ready, not Degraded', () => {
+    const s = desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: deployment(7, 7) }], undefined);
+    expect(cond(s, 'Ready')?.status).toBe('True');
+    expect(cond(s, 'Degraded')?.status).toBe('False');
+  });
+
+  it('is not Ready while a rollout still has old pods or is not observed yet', () => {
+    const rolling = desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: deployment(2, 2, { updated: 1, total: 3 }) }], undefined);
+    expect(cond(rolling, 'Ready')).toMatchObject({ status: 'False', reason: 'ComponentsNotReady' });
+    expect(cond(rolling, 'Ready')?.message).toContain('api 2/2 (rolling out)');
+    expect(cond(rolling, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingOut' });
+    const unobserved = desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: deployment(2, 2, { generation: 3, observed: 2 }) }], undefined);
+    expect(cond(unobserved, 'Ready')?.status).toBe('False');
+    const sts = desiredStatus(1, [{ component: 'redis', kind: 'StatefulSet', workload: statefulSet(1, { current: 'a', update: 'b' }) }], undefined);
+    expect(cond(sts, 'Ready')?.status).toBe('False');
+  });
+
+  it('takes the HPA minimum as the floor before the autoscaler has acted', () => {
+    const s = desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: deployment(1, 1), minReplicas: 3 }], undefined);
+    expect(s.components?.api).toEqual({ ready: 1, desired: 3 });
+    expect(cond(s, 'Ready')?.status).toBe('False');
+  });
+
+  it('counts a missing workload as 0 of 1', () => {
+    const s = desiredStatus(1, [{ component: 'worker', kind: 'Deployment', workload: undefined }], undefined);
+    expect(s.components?.worker).toEqual({ ready: 0, desired: 1 });
+    expect(s.phase).toBe('Progressing');
+  });
+
+  it('is Degraded when a rollout exceeded its progress deadline', () => {
+    const s = desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: deployment(2, 1, { updated: 1, stalled: true }) }], undefined);
+    expect(cond(s, 'Degraded')).toMatchObject({ status: 'True', reason: 'ProgressDeadlineExceeded' });
+    expect(s.phase).toBe('Degraded');
+  });
+
+  it('reports a blocker on every condition and keeps the counts', () => {
+    const s = desiredStatus(5, [{ component: 'api', kind: 'Deployment', workload: deployment(2, 2) }], {
+      reason: 'InvalidSpec',
+      message: 'spec.api.port: must be a port number between 1 and 65535',
+    });
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(cond(s, 'Degraded')?.message).toContain('spec.api.port');
+    expect(cond(s, 'Degraded')?.message).toContain('running as before: api 2/2');
+    expect(s.phase).toBe('Failed');
+    expect(s.observedGeneration).toBe(5);
+  });
+});
+
+describe('withTransitionTimes', () => {
+  it('keeps lastTransitionTime unless the status flips', () => {
+    const before = [
+      { type: 'Ready', status: 'False' as const, reason: 'ComponentsNotReady', message: 'x', lastTransitionTime: '2026-01-01T00:00:00Z' },
+      { type: 'Degraded', status: 'False' as const, reason: 'AsExpected', message: 'y', lastTransitionTime: '2026-01-01T00:00:00Z' },
+    ];
+    const now = new Date('2026-02-02T10:00:00.123Z');
+    const after = withTransitionTimes(
+      [
+        { type: 'Ready', status: 'True', reason: 'AllComponentsReady', message: 'ok' },
+        { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'changed text' },
+        { type: 'Progressing', status: 'False', reason: 'RolloutComplete', message: 'z' },
+      ],
+      before,
+      now,
+    );
+    expect(after.map((c) => c.lastTransitionTime)).toEqual(['2026-02-02T10:00:00Z', '2026-01-01T00:00:00Z', '2026-02-02T10:00:00Z']);
+  });
+});
+
+describe('componentState', () => {
+  it('reads a StatefulSet without availableReplicas from readyReplicas', () => {
+    const sts = statefulSet(1);
+    delete sts.status!.availableReplicas;
+    expect(componentState({ component: 'mongodb', kind: 'StatefulSet', workload: sts }).ready).toBe(1);
+  });
+});

@@ -1,0 +1,142 @@
+// Status math: what the children say, turned into the BackendApp's status. Pure,
+// so every rule below is unit-tested without a cluster.
+import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import type { BackendAppStatus, Component, Condition } from '../api/v1alpha1.js';
+
+export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
+
+/** What one component's workload reports; `workload` is undefined while it does not exist yet. */
+export type ComponentObservation =
+  | { component: Component; kind: 'Deployment'; workload: V1Deployment | undefined; minReplicas?: number }
+  | { component: Component; kind: 'StatefulSet'; workload: V1StatefulSet | undefined; minReplicas?: number };
+
+/** Something that stops the operator from acting on the spec, reported instead of counts. */
+export interface Blocker {
+  /** CamelCase: InvalidSpec, ApplyFailed, Forbidden. */
+  reason: string;
+  message: string;
+}
+
+export interface ComponentState {
+  component: Component;
+  ready: number;
+  desired: number;
+  /** The workload runs the latest template with no old pods left. */
+  upToDate: boolean;
+  /** The Deployment gave up waiting for its rollout (progressDeadlineSeconds). */
+  stalled: boolean;
+}
+
+export function componentState(obs: ComponentObservation): ComponentState {
+  const w = obs.workload;
+  if (!w) return { component: obs.component, ready: 0, desired: Math.max(1, obs.minReplicas ?? 0), upToDate: false, stalled: false };
+  // Under an HPA the autoscaler writes spec.replicas, so the desired count follows
+  // it; until the HPA has acted, its minimum is the floor (1 pod of 3 is not Ready).
+  const desired = Math.max(w.spec?.replicas ?? 1, obs.minReplicas ?? 0);
+  const st = w.status;
+  const observed = (st?.observedGeneration ?? 0) >= (w.metadata?.generation ?? 0);
+  if (obs.kind === 'Deployment') {
+    const ready = st?.availableReplicas ?? 0;
+    const upToDate = observed && (st?.updatedReplicas ?? 0) >= desired && (st?.replicas ?? 0) <= desired;
+    const stalled = (st as V1Deployment['status'])?.conditions?.some(
+      (c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded',
+    ) ?? false;
+    return { component: obs.component, ready, desired, upToDate, stalled };
+  }
+  const sts = st as V1StatefulSet['status'];
+  const ready = sts?.availableReplicas ?? sts?.readyReplicas ?? 0;
+  const revisionDone = sts?.updateRevision === undefined || sts.currentRevision === sts.updateRevision;
+  const upToDate = observed && revisionDone && (sts?.updatedReplicas ?? sts?.currentReplicas ?? 0) >= desired;
+  return { component: obs.component, ready, desired, upToDate, stalled: false };
+}
+
+export function summarize(states: readonly ComponentState[]): string {
+  return states.map((s) => `${s.component} ${s.ready}/${s.desired}`).join(', ');
+}
+
+/**
+ * The status the operator wants to see, computed from the children. Ready is True
+ * exactly when every component has its desired pods available (autoscaled counts
+ * included) and runs the latest template. A blocker (invalid spec, refused apply)
+ * wins over the counts: the app is not what the spec asks for, and people must see why.
+ */
+export function desiredStatus(
+  generation: number,
+  observations: readonly ComponentObservation[],
+  blocker: Blocker | undefined,
+): Omit<BackendAppStatus, 'conditions'> & { conditions: Omit<Condition, 'lastTransitionTime'>[] } {
+  const states = observations.map(componentState);
+  const components: NonNullable<BackendAppStatus['components']> = {};
+  for (const s of states) components[s.component] = { ready: s.ready, desired: s.desired };
+  const summary = summarize(states);
+  const waiting = states.filter((s) => s.ready < s.desired || !s.upToDate);
+  const stalled = states.filter((s) => s.stalled);
+  const allReady = waiting.length === 0;
+  const cond = (type: ConditionType, status: boolean, reason: string, message: string) => ({
+    type,
+    status: status ? ('True' as const) : ('False' as const),
+    observedGeneration: generation,
+    reason,
+    message,
+  });
+
+  if (blocker) {
+    const message = `${blocker.message}${summary ? ` (running as before: ${summary})` : ''}`;
+    return {
+      observedGeneration: generation,
+      phase: 'Failed',
+      summary: truncate(summary, 256),
+      components,
+      conditions: [
+        cond('Ready', false, blocker.reason, message),
+        cond('Progressing', false, blocker.reason, 'The operator cannot act on this generation until the problem is fixed.'),
+        cond('Degraded', true, blocker.reason, message),
+      ],
+    };
+  }
+
+  const waitingText = waiting.map((s) => `${s.component} ${s.ready}/${s.desired}${s.upToDate ? '' : ' (rolling out)'}`).join(', ');
+  const degraded = stalled.length > 0;
+  return {
+    observedGeneration: generation,
+    phase: allReady ? 'Ready' : degraded ? 'Degraded' : 'Progressing',
+    summary: truncate(summary, 256),
+    components,
+    conditions: [
+      allReady
+        ? cond('Ready', true, 'AllComponentsReady', `All components are ready: ${summary}`)
+        : cond('Ready', false, 'ComponentsNotReady', `Waiting for ${waitingText}`),
+      allReady
+        ? cond('Progressing', false, 'RolloutComplete', 'Every component runs the latest spec.')
+        : cond('Progressing', !degraded, degraded ? 'ProgressDeadlineExceeded' : 'RollingOut', `Waiting for ${waitingText}`),
+      degraded
+        ? cond(
+            'Degraded',
+            true,
+            'ProgressDeadlineExceeded',
+            `Rollout stalled for ${stalled.map((s) => s.component).join(', ')}: pods did not become available in time; see kubectl describe deployment`,
+          )
+        : cond('Degraded', false, 'AsExpected', 'No problems found.'),
+    ],
+  };
+}
+
+/**
+ * Keeps lastTransitionTime from the previous conditions when a condition's status
+ * did not change, as metav1.Condition requires; `now` stamps the ones that did.
+ */
+export function withTransitionTimes(
+  next: readonly Omit<Condition, 'lastTransitionTime'>[],
+  previous: readonly Condition[] | undefined,
+  now: Date,
+): Condition[] {
+  const stamp = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return next.map((c) => {
+    const before = previous?.find((p) => p.type === c.type);
+    return { ...c, lastTransitionTime: before && before.status === c.status ? before.lastTransitionTime : stamp };
+  });
+}
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}

@@ -1,0 +1,120 @@
+// Wiring for `backendapp-operator run`: caches for the BackendApps and each kind
+// they own, the reconciler, leader election, probes and metrics. Short on
+// purpose: the machinery lives in runtime/, the logic in controller/.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { GROUP, KIND, PLURAL, VERSION } from './api/v1alpha1.js';
+import { BackendAppReconciler } from './controller/backendapp.js';
+import { apiWriter, informerCaches, RESOURCES } from './controller/cluster.js';
+import { MANAGED_BY_LABEL, MANAGED_BY, INSTANCE_LABEL } from './render/labels.js';
+import {
+  Controller,
+  Informer,
+  Manager,
+  Metrics,
+  createEventRecorder,
+  createLogger,
+  kubeLeaseClient,
+  kubeListWatch,
+  loadKubeConfig,
+  resourceName,
+  stripManagedFields,
+  type LogLevel,
+  type Predicate,
+  type ResourceRef,
+} from './runtime/index.js';
+
+export interface OperatorOptions {
+  kubeconfig?: string;
+  /** Watch only these namespaces; empty: all. */
+  namespaces: string[];
+  maxConcurrentReconciles: number;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  logLevel: LogLevel;
+}
+
+export const BACKENDAPPS: ResourceRef = { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND };
+
+/**
+ * Spec changes, deletion and finalizer edits; not our own status writes, which
+ * would otherwise wake the reconciler once more for every status it writes.
+ */
+const appChanged: Predicate<KubernetesObject> = {
+  update: (o, n) =>
+    o.metadata?.generation !== n.metadata?.generation ||
+    o.metadata?.deletionTimestamp !== n.metadata?.deletionTimestamp ||
+    (o.metadata?.finalizers ?? []).join() !== (n.metadata?.finalizers ?? []).join(),
+};
+
+export function createOperator(opts: OperatorOptions): Manager {
+  const log = createLogger({ level: opts.logLevel });
+  const kc = loadKubeConfig(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {});
+  const metrics = new Metrics();
+  const informer = (resource: ResourceRef, labelSelector?: string) =>
+    new Informer({
+      resource,
+      namespaces: opts.namespaces,
+      source: kubeListWatch(kc, resource),
+      logger: log,
+      metrics: metrics.informerMetrics(resourceName(resource)),
+      transform: stripManagedFields,
+      ...(labelSelector ? { labelSelector } : {}),
+    });
+
+  const apps = informer(BACKENDAPPS);
+  // Children are cached by label, so the operator holds only what it made, not
+  // every Secret and Deployment of the cluster.
+  const children = new Map(Object.entries(RESOURCES).map(([key, ref]) => [key, informer(ref, `${MANAGED_BY_LABEL}=${MANAGED_BY}`)]));
+  const identity = `${hostname()}_${randomUUID()}`;
+
+  const reconciler = new BackendAppReconciler({
+    apps,
+    children: informerCaches(children),
+    writer: apiWriter(kc),
+    events: createEventRecorder(kc, { controller: `${GROUP}/backendapp-operator`, instance: identity, log }),
+    log,
+  });
+  const controller = new Controller({ name: 'backendapp', reconciler, maxConcurrentReconciles: opts.maxConcurrentReconciles, logger: log, metrics });
+  controller.watchFor(apps, { predicate: appChanged });
+  for (const inf of children.values()) {
+    // Credentials retained past a deletion have no owner; the instance label still names their app.
+    controller.owns(inf, { group: GROUP, kind: KIND }, {
+      map: (o) => {
+        const name = o.metadata?.labels?.[INSTANCE_LABEL];
+        return name && o.metadata?.namespace ? [{ namespace: o.metadata.namespace, name }] : [];
+      },
+    });
+  }
+
+  const mgr = new Manager({
+    logger: log,
+    metrics,
+    metricsBindAddress: opts.metricsBindAddress,
+    healthProbeBindAddress: opts.healthProbeBindAddress,
+    ...(opts.leaderElect
+      ? {
+          leaderElection: {
+            client: kubeLeaseClient(kc, opts.leaderElectionNamespace, opts.leaderElectionId),
+            name: opts.leaderElectionId,
+            identity,
+          },
+        }
+      : {}),
+  });
+  mgr.addController(controller);
+  log.info(
+    {
+      namespaces: opts.namespaces.length ? opts.namespaces : 'all',
+      maxConcurrentReconciles: opts.maxConcurrentReconciles,
+      leaderElect: opts.leaderElect,
+      identity,
+    },
+    'starting backendapp-operator',
+  );
+  return mgr;
+}

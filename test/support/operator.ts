@@ -1,0 +1,117 @@
+// Runs the operator as its own process, as users run it, against the test cluster.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { inject } from 'vitest';
+import { waitFor } from './cluster.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+export interface OperatorProcess {
+  proc: ChildProcess;
+  /** Every line the operator printed so far (JSON logs). */
+  lines: string[];
+  metricsUrl: () => string;
+  healthUrl: () => string;
+  /** SIGTERM, then wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL, as a node drain or OOM would. */
+  kill(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+export interface OperatorOptions {
+  namespaces?: string[];
+  leaderElect?: boolean;
+  leaderElectionNamespace?: string;
+  logLevel?: string;
+  kubeconfig?: string;
+  extraArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The kubeconfig the operator runs with: on the local control plane a separate
+ * identity (backendapp-operator-dev), so the audit log tells its requests apart.
+ */
+export function operatorKubeconfig(): string {
+  const own = path.join(path.dirname(inject('kubeconfig')), 'operator.kubeconfig');
+  return inject('localCluster') && existsSync(own) ? own : inject('kubeconfig');
+}
+
+export async function startOperator(opts: OperatorOptions = {}): Promise<OperatorProcess> {
+  const args = [
+    path.join(root, 'bin/backendapp-operator.js'),
+    'run',
+    `--kubeconfig=${opts.kubeconfig ?? operatorKubeconfig()}`,
+    `--leader-elect=${opts.leaderElect ?? false}`,
+    '--metrics-bind-address=127.0.0.1:0',
+    '--health-probe-bind-address=127.0.0.1:0',
+    `--log-level=${opts.logLevel ?? 'debug'}`,
+    ...(opts.namespaces?.length ? [`--namespaces=${opts.namespaces.join(',')}`] : []),
+    ...(opts.leaderElectionNamespace ? [`--leader-election-namespace=${opts.leaderElectionNamespace}`] : []),
+    ...(opts.extraArgs ?? []),
+  ];
+  const proc = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let metrics = '';
+  let health = '';
+  const collect = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      lines.push(line);
+      if (process.env.OPERATOR_LOGS === '1') process.stderr.write(`[operator ${proc.pid}] ${line}\n`);
+      const m = /"metricsAddress":"([^"]+)"/.exec(line);
+      if (m?.[1]) metrics = m[1];
+      const h = /"healthAddress":"([^"]+)"/.exec(line);
+      if (h?.[1]) health = h[1];
+    }
+  };
+  proc.stdout?.on('data', collect);
+  proc.stderr?.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  await waitFor(
+    'the operator to serve its health address',
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`operator exited with ${proc.exitCode}:\n${lines.slice(-20).join('\n')}`);
+      return health !== '' && metrics !== '';
+    },
+    60_000,
+  );
+  return {
+    proc,
+    lines,
+    metricsUrl: () => `http://${metrics}/metrics`,
+    healthUrl: () => `http://${health}`,
+    exited,
+    async stop() {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Requests the audit log attributes to `user`, after `sinceMs` (epoch ms). Local control plane only. */
+export function auditEvents(user: string, sinceMs: number): { verb: string; resource: string; subresource?: string; name?: string; namespace?: string }[] {
+  const file = path.join(path.dirname(inject('kubeconfig')), 'logs', 'audit.log');
+  if (!existsSync(file)) throw new Error(`no audit log at ${file}: idle-write checks need the local control plane`);
+  const out = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.includes(user)) continue;
+    const e = JSON.parse(line) as {
+      user?: { username?: string };
+      verb: string;
+      stageTimestamp: string;
+      objectRef?: { resource?: string; subresource?: string; name?: string; namespace?: string };
+    };
+    if (e.user?.username !== user || Date.parse(e.stageTimestamp) < sinceMs) continue;
+    out.push({ verb: e.verb, resource: e.objectRef?.resource ?? '', subresource: e.objectRef?.subresource, name: e.objectRef?.name, namespace: e.objectRef?.namespace });
+  }
+  return out;
+}
+
+export const MUTATING_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
