@@ -96,19 +96,19 @@ export class BackendAppReconciler {
 
   /** Server-side apply of every child that differs from the cache; Secrets first, so pods find them. */
   private async applyAll(app: KubernetesObject, desired: KubernetesObject[], log: Logger): Promise<void> {
-    const created: string[] = [];
-    const updated: string[] = [];
+    const created: KubernetesObject[] = [];
+    const updated: KubernetesObject[] = [];
     const pending = desired.filter((d) => needsApply(d, this.deps.children.get(key(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '')));
     const applyOne = async (d: KubernetesObject) => {
       const existed = this.deps.children.get(key(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '') !== undefined;
       const applied = await this.deps.writer.apply(withAppliedHash(d));
       this.deps.children.observe(key(d), applied);
-      (existed ? updated : created).push(`${d.kind} ${d.metadata?.name}`);
+      (existed ? updated : created).push(d);
     };
     await Promise.all(pending.filter((d) => d.kind === 'Secret').map(applyOne));
     await Promise.all(pending.filter((d) => d.kind !== 'Secret').map(applyOne));
-    if (created.length) this.deps.events.event(app, 'Normal', 'Created', `Created ${created.join(', ')}`);
-    if (updated.length) this.deps.events.event(app, 'Normal', 'Updated', `Updated ${updated.join(', ')}`);
+    if (created.length) this.deps.events.event(app, 'Normal', 'Created', `Created ${describeObjects(created)}`);
+    if (updated.length) this.deps.events.event(app, 'Normal', 'Updated', `Updated ${describeObjects(updated)}`);
     if (pending.length) log.info({ created: created.length, updated: updated.length }, 'applied children');
   }
 
@@ -239,8 +239,20 @@ function decodeData(secret: KubernetesObject): Record<string, string> {
   return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
 }
 
+/** "Deployment finwise-api" for a few objects; counts by kind for many, so the event stays readable. */
+export function describeObjects(objs: readonly KubernetesObject[]): string {
+  if (objs.length <= 3) return objs.map((o) => `${o.kind} ${o.metadata?.name}`).join(', ');
+  const byKind = new Map<string, number>();
+  for (const o of objs) byKind.set(o.kind ?? '', (byKind.get(o.kind ?? '') ?? 0) + 1);
+  return `${objs.length} objects: ${[...byKind].map(([kind, n]) => `${n} ${kind}`).join(', ')}`;
+}
+
 function blockerOf(err: unknown): Blocker {
   const code = (err as { code?: unknown }).code;
+  // Not RBAC: the namespace is going away and the app with it.
+  if (code === 403 && errorMessage(err).includes('because it is being terminated')) {
+    return { reason: 'NamespaceTerminating', message: errorMessage(err) };
+  }
   if (code === 403) {
     return { reason: 'Forbidden', message: `The operator is not allowed to do this; check its RBAC rules: ${errorMessage(err)}` };
   }
