@@ -1,0 +1,176 @@
+// The reconciler's decisions with in-memory caches and a recording writer: what it
+// writes, and above all what it does not.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import type { BackendAppStatus } from '../api/v1alpha1.js';
+import { silentLogger } from '../runtime/logger.js';
+import type { EventRecorder } from '../runtime/events.js';
+import { BackendAppReconciler, FINALIZER, describeObjects, key } from './backendapp.js';
+import type { ChildCaches, Writer } from './cluster.js';
+
+const NS = 'shop';
+
+function app(spec: Record<string, unknown>, extra: Partial<KubernetesObject['metadata']> = {}): KubernetesObject & { spec: unknown } {
+  return {
+    apiVersion: 'backendapp.io/v1alpha1',
+    kind: 'BackendApp',
+    metadata: { name: 'web', namespace: NS, uid: 'uid-1', generation: 1, resourceVersion: '10', finalizers: [FINALIZER], ...extra },
+    spec,
+  };
+}
+
+const SPEC = {
+  image: 'ghcr.io/acme/backend:1.0.0',
+  api: { port: 8000, replicas: 2 },
+  databases: { postgres: { version: '15', storage: { size: '1Gi' } } },
+};
+
+/** Caches that hold whatever the writer applied, like informers after their watch events. */
+function world() {
+  const store = new Map<string, Map<string, KubernetesObject>>();
+  const writes: string[] = [];
+  let status: BackendAppStatus | undefined;
+  const events: string[] = [];
+  const put = (obj: KubernetesObject) => {
+    const k = key(obj);
+    if (!store.has(k)) store.set(k, new Map());
+    store.get(k)!.set(`${obj.metadata?.namespace}/${obj.metadata?.name}`, obj);
+  };
+  const children: ChildCaches = {
+    kinds: () => [...store.keys()],
+    get: (k, ns, name) => store.get(k)?.get(`${ns}/${name}`),
+    list: (k, ns) => [...(store.get(k)?.values() ?? [])].filter((o) => o.metadata?.namespace === ns),
+    observe: (_k, obj) => put(obj),
+  };
+  const writer: Writer = {
+    get: async (obj) => children.get(key(obj), obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''),
+    list: async (k, ns, selector) =>
+      children.list(k, ns).filter((o) => selector.split(',').every((term) => {
+        const [l, v] = term.split('=');
+        return o.metadata?.labels?.[l ?? ''] === v;
+      })),
+    apply: async (obj) => {
+      writes.push(`apply ${obj.kind}/${obj.metadata?.name}`);
+      return { ...obj, metadata: { ...obj.metadata, uid: `u-${obj.metadata?.name}`, resourceVersion: '1' } };
+    },
+    delete: async (obj) => {
+      writes.push(`delete ${obj.kind}/${obj.metadata?.name}`);
+      store.get(key(obj))?.delete(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
+    },
+    replaceStatus: async (_app, s) => {
+      writes.push('status');
+      status = s;
+    },
+    addFinalizer: async () => void writes.push('addFinalizer'),
+    removeFinalizer: async () => void writes.push('removeFinalizer'),
+    removeOwner: async (obj) => void writes.push(`removeOwner ${obj.kind}/${obj.metadata?.name}`),
+  };
+  const recorder: EventRecorder = { event: (_o, type, reason, note) => void events.push(`${type} ${reason}: ${note}`) };
+  let current: KubernetesObject | undefined;
+  const reconciler = new BackendAppReconciler({
+    apps: { get: () => (current ? { ...current, status } as KubernetesObject : undefined) },
+    children,
+    writer,
+    events: recorder,
+    log: silentLogger(),
+    now: () => new Date('2026-01-01T00:00:00Z'),
+  });
+  return {
+    writes,
+    events,
+    children,
+    put,
+    status: () => status,
+    setApp: (a: KubernetesObject) => (current = a),
+    reconcile: () => reconciler.reconcile({ namespace: NS, name: 'web' }),
+  };
+}
+
+describe('BackendAppReconciler', () => {
+  it('applies every child once, then sends nothing when nothing changed', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    const first = w.writes.filter((x) => x.startsWith('apply'));
+    expect(first.length).toBeGreaterThan(5);
+    expect(first[0]).toMatch(/^apply Secret\//); // credentials before the pods that read them
+    expect(w.writes).toContain('status');
+    w.writes.length = 0;
+    await w.reconcile();
+    expect(w.writes).toEqual([]);
+  });
+
+  it('adds its finalizer to an app that lacks it', async () => {
+    const w = world();
+    w.setApp(app(SPEC, { finalizers: [] }));
+    await w.reconcile();
+    expect(w.writes[0]).toBe('addFinalizer');
+  });
+
+  it('reports an invalid spec in status and a Warning, and writes nothing else', async () => {
+    const w = world();
+    w.setApp(app({ ...SPEC, api: { port: 70000 } }));
+    await w.reconcile();
+    expect(w.writes).toEqual(['status']);
+    const ready = w.status()?.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(ready?.message).toContain('spec.api.port');
+    expect(w.events.some((e) => e.startsWith('Warning InvalidSpec') && e.includes('spec.api.port'))).toBe(true);
+    // The same invalid spec again: no new status write, no new event.
+    w.writes.length = 0;
+    w.events.length = 0;
+    await w.reconcile();
+    expect(w.writes).toEqual([]);
+    expect(w.events).toEqual([]);
+  });
+
+  it('prunes what a component turned off left behind, never what it does not own', async () => {
+    const w = world();
+    w.setApp(app({ ...SPEC, worker: { app: 'app.celery' } }));
+    await w.reconcile();
+    expect(w.children.get('apps/v1/Deployment', NS, 'web-worker')).toBeDefined();
+    w.put({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'someone-else', namespace: NS } });
+    w.writes.length = 0;
+    w.setApp(app(SPEC, { generation: 2 }));
+    await w.reconcile();
+    expect(w.writes).toContain('delete Deployment/web-worker');
+    expect(w.writes.some((x) => x.includes('someone-else'))).toBe(false);
+  });
+
+  it('keeps retained credentials when a database is turned off', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    const { databases: _off, ...withoutDb } = SPEC;
+    w.setApp(app(withoutDb, { generation: 2 }));
+    await w.reconcile();
+    expect(w.writes).toContain('delete StatefulSet/web-postgres');
+    expect(w.writes).not.toContain('delete Secret/web-postgres-credentials');
+  });
+
+  it('on deletion honours deletionPolicy even when the spec is invalid, then removes its finalizer', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    w.writes.length = 0;
+    w.setApp(
+      app(
+        { ...SPEC, api: { port: 'not a port' }, databases: { postgres: { version: '15', deletionPolicy: 'Delete' }, redis: { deletionPolicy: 'Retain' } } },
+        { deletionTimestamp: new Date() },
+      ),
+    );
+    await w.reconcile();
+    expect(w.writes).toContain('delete Secret/web-postgres-credentials');
+    expect(w.writes.filter((x) => x.startsWith('delete'))).toEqual(['delete Secret/web-postgres-credentials']);
+    expect(w.events.some((e) => e.includes('RetainedData'))).toBe(true);
+    expect(w.writes[w.writes.length - 1]).toBe('removeFinalizer');
+  });
+});
+
+describe('describeObjects', () => {
+  it('names a few objects and counts many by kind', () => {
+    const o = (kind: string, name: string) => ({ kind, metadata: { name } });
+    expect(describeObjects([o('Service', 'a')])).toBe('Service a');
+    expect(describeObjects([o('Service', 'a'), o('Service', 'b'), o('Secret', 'c'), o('Deployment', 'd')])).toBe('4 objects: 2 Service, 1 Secret, 1 Deployment');
+  });
+});
