@@ -57,9 +57,17 @@ export const invalidCases: readonly InvalidCase[] = [
     edit: set('metadata.name', 'a'.repeat(43)),
     path: 'metadata.name',
     message: 'must be at most 42 characters, so that derived names such as <name>-postgres-credentials fit in 63',
+    cel: true,
   },
   { name: 'missing image', edit: unset('spec.image'), path: 'spec.image', message: 'is required (a string)' },
   { name: 'image with a space', edit: set('spec.image', 'ghcr.io/x/y 1.0'), path: 'spec.image', message: 'must be an image reference without spaces' },
+  {
+    // Pasted from a web page: U+00A0 is whitespace to JavaScript but not to RE2's \s.
+    name: 'image with a no-break space',
+    edit: set('spec.image', 'ghcr.io/finwise/backend:1.4.2\u00a0'),
+    path: 'spec.image',
+    message: 'must be an image reference without spaces',
+  },
   {
     name: 'unknown field in spec',
     edit: set('spec.replicas', 3),
@@ -115,6 +123,12 @@ export const invalidCases: readonly InvalidCase[] = [
     edit: set('spec.api.resources.requests.cpu', 'two cores'),
     path: 'spec.api.resources.requests.cpu',
     message: 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "10Gi" (got "two cores")',
+  },
+  {
+    name: 'CPU as a negative number',
+    edit: set('spec.api.resources.requests.cpu', -1),
+    path: 'spec.api.resources.requests.cpu',
+    message: 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "10Gi" (got -1)',
   },
   {
     name: 'request above the limit',
