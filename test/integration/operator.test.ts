@@ -107,6 +107,55 @@ describe('the finwise example', () => {
   });
 });
 
+describe('an invalid spec', () => {
+  // The API server refuses almost every invalid spec itself (the CRD carries the
+  // schema's rules), so an invalid spec reaches the operator when its CRD is older
+  // or looser than the operator: Helm never upgrades CRDs. Simulate that.
+  const loosenCRD = () =>
+    kubectlOk([
+      'patch', 'crd', 'backendapps.backendapp.io', '--type=json', '-p',
+      JSON.stringify([{ op: 'replace', path: '/spec/versions/0/schema/openAPIV3Schema/properties/spec', value: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } }]),
+    ]);
+  const restoreCRD = () => kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', 'crds/']);
+
+  it('sets a condition naming the field, records a Warning, and leaves every child untouched; deletion still completes', async () => {
+    await apply(smallApp(ns.name, 'bad'));
+    await waitReady(ns.name, 'bad');
+    const children = async () =>
+      (await kubectlOk(['get', '-n', ns.name, 'deploy,sts,svc,secret,networkpolicy', '-l', 'app.kubernetes.io/instance=bad', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}']))
+        .split('\n')
+        .filter(Boolean)
+        .sort();
+    const before = await children();
+    expect(before.length).toBeGreaterThanOrEqual(8);
+    try {
+      await loosenCRD();
+      await waitFor('the looser CRD to serve', async () => {
+        const r = await kubectl(['patch', '-n', ns.name, 'bapp/bad', '--type=merge', '-p', '{"spec":{"api":{"port":70000}}}']);
+        return r.code === 0;
+      }, 30_000, 500);
+      const app = await waitFor('InvalidSpec condition', async () => {
+        const a = await getJSON<AppObject>(ns.name, 'bapp/bad');
+        return condition(a, 'Ready')?.reason === 'InvalidSpec' && a?.status?.observedGeneration === a?.metadata.generation ? a : undefined;
+      }, 30_000);
+      expect(condition(app, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
+      expect(condition(app, 'Degraded')?.message).toContain('spec.api.port');
+      expect(condition(app, 'Degraded')?.message).toContain('65535');
+      const events = await kubectlOk(['events', '-n', ns.name, '--for', 'backendapp/bad', '--types=Warning']);
+      expect(events).toMatch(/InvalidSpec.*spec\.api\.port/);
+      // Give a wrongly-acting operator time to act, then compare.
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(await children()).toEqual(before);
+      // The finalizer still lets an invalid app go, and keeps its data (Retain).
+      await kubectlOk(['delete', '-n', ns.name, 'bapp/bad', '--wait=true', '--timeout=60s']);
+      expect(await exists(ns.name, 'pvc/data-bad-postgres-0')).toBe(true);
+      expect(await exists(ns.name, 'secret/bad-postgres-credentials')).toBe(true);
+    } finally {
+      await restoreCRD();
+    }
+  });
+});
+
 describe('credentials', () => {
   it('are identical before and after the operator restarts', async () => {
     await apply(smallApp(ns.name, 'restart'));
