@@ -119,6 +119,12 @@ const objectName = (what: string) =>
     })
     .describe(what);
 
+/** A whole number in [min, max]; `noun` names it in the error ("a whole number of seconds"). */
+function intRange(min: number, max: number, noun: string) {
+  const error = `must be ${noun} from ${min} to ${max}`;
+  return z.number().int().min(min, { error }).max(max, { error });
+}
+
 const QUANTITY_ERROR = 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "10Gi"';
 
 const quantity = (what: string) =>
@@ -154,11 +160,7 @@ const httpPath = z
   .describe('HTTP path probed with GET on the container port; any status from 200 to 399 counts as success.');
 
 const seconds = (what: string, def: number, max = 3600) =>
-  z
-    .number()
-    .int()
-    .min(1, { error: `must be a whole number of seconds from 1 to ${max}` })
-    .max(max, { error: `must be a whole number of seconds from 1 to ${max}` })
+  intRange(1, max, 'a whole number of seconds')
     .default(def)
     .describe(what);
 
@@ -176,9 +178,7 @@ const logLevel = z
   .describe('Celery log level (--loglevel).');
 
 const replicas = (what: string) =>
-  z.number().int().min(0, { error: 'must be a whole number from 0 to 1000' }).max(1000, {
-    error: 'must be a whole number from 0 to 1000',
-  }).default(1).describe(what);
+  intRange(0, 1000, 'a whole number').default(1).describe(what);
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 const dbIdentifier = (what: string) =>
@@ -242,11 +242,7 @@ const resources = (what: string) =>
   withRules(ResourcesBase, [requestWithinLimit('cpu'), requestWithinLimit('memory')]).optional().describe(what);
 
 const AutoscalingBase = strict({
-  minReplicas: z
-    .number()
-    .int()
-    .min(1, { error: 'must be a whole number from 1 to 1000' })
-    .max(1000, { error: 'must be a whole number from 1 to 1000' })
+  minReplicas: intRange(1, 1000, 'a whole number')
     .default(1)
     .describe('Fewest pods the HorizontalPodAutoscaler keeps.'),
   maxReplicas: z
@@ -255,20 +251,12 @@ const AutoscalingBase = strict({
     .min(1, { error: 'must be a whole number from 1 to 1000' })
     .max(1000, { error: 'must be a whole number from 1 to 1000' })
     .describe('Most pods the HorizontalPodAutoscaler may run.'),
-  targetCPUUtilizationPercentage: z
-    .number()
-    .int()
-    .min(1, { error: 'must be a percentage of the CPU request from 1 to 1000' })
-    .max(1000, { error: 'must be a percentage of the CPU request from 1 to 1000' })
+  targetCPUUtilizationPercentage: intRange(1, 1000, 'a percentage of the CPU request')
     .optional()
     .describe(
       'Average CPU use, as a percentage of the CPU request, the autoscaler aims for. Defaults to 80 when no target is given.',
     ),
-  targetMemoryUtilizationPercentage: z
-    .number()
-    .int()
-    .min(1, { error: 'must be a percentage of the memory request from 1 to 1000' })
-    .max(1000, { error: 'must be a percentage of the memory request from 1 to 1000' })
+  targetMemoryUtilizationPercentage: intRange(1, 1000, 'a percentage of the memory request')
     .optional()
     .describe('Average memory use, as a percentage of the memory request, the autoscaler aims for.'),
 });
@@ -445,18 +433,10 @@ const ApiHealthBase = strict({
     .describe('Liveness tier: answers unless the process is wedged. Failing it restarts the container, so keep it shallow.'),
   intervalSeconds: seconds('Seconds between checks (Docker HEALTHCHECK --interval).', 30),
   timeoutSeconds: seconds('Seconds before a check counts as failed (Docker --timeout).', 10),
-  startPeriodSeconds: z
-    .number()
-    .int()
-    .min(0, { error: 'must be a whole number of seconds from 0 to 3600' })
-    .max(3600, { error: 'must be a whole number of seconds from 0 to 3600' })
+  startPeriodSeconds: intRange(0, 3600, 'a whole number of seconds')
     .default(30)
     .describe('Seconds the app may take to start before failed checks count (Docker --start-period).'),
-  retries: z
-    .number()
-    .int()
-    .min(1, { error: 'must be a whole number from 1 to 100' })
-    .max(100, { error: 'must be a whole number from 1 to 100' })
+  retries: intRange(1, 100, 'a whole number')
     .default(3)
     .describe('Consecutive failures before the container is restarted (Docker --retries).'),
 });
@@ -483,29 +463,17 @@ const WorkerHealthBase = strict({
   ).optional(),
   intervalSeconds: seconds('Seconds between liveness checks.', 30),
   timeoutSeconds: seconds('Seconds before a check counts as failed. The startup check imports the Celery app, so allow for that.', 20),
-  startPeriodSeconds: z
-    .number()
-    .int()
-    .min(0, { error: 'must be a whole number of seconds from 0 to 3600' })
-    .max(3600, { error: 'must be a whole number of seconds from 0 to 3600' })
+  startPeriodSeconds: intRange(0, 3600, 'a whole number of seconds')
     .default(60)
     .describe('Seconds the worker may take to connect to the broker and answer `celery inspect ping` (the startup check).'),
-  retries: z
-    .number()
-    .int()
-    .min(1, { error: 'must be a whole number from 1 to 100' })
-    .max(100, { error: 'must be a whole number from 1 to 100' })
+  retries: intRange(1, 100, 'a whole number')
     .default(3)
     .describe('Consecutive liveness failures before the container is restarted.'),
 });
 
 const WorkerBase = strict({
   app: celeryApp('Celery application, as given to `celery -A`, e.g. "app.celery".'),
-  concurrency: z
-    .number()
-    .int()
-    .min(1, { error: 'must be a whole number from 1 to 256' })
-    .max(256, { error: 'must be a whole number from 1 to 256' })
+  concurrency: intRange(1, 256, 'a whole number')
     .default(2)
     .describe(
       'Worker processes or threads per pod (--concurrency). Set explicitly because Celery\'s own default is the node\'s CPU count, not the pod\'s.',
@@ -539,11 +507,7 @@ const WorkerBase = strict({
   replicas: replicas('Number of worker pods when autoscaling is not set; ignored when it is.'),
   resources: resources('CPU and memory for each worker pod.'),
   autoscaling: autoscaling('Scale workers with a HorizontalPodAutoscaler, which then owns the replica count.'),
-  terminationGracePeriodSeconds: z
-    .number()
-    .int()
-    .min(1, { error: 'must be a whole number of seconds from 1 to 86400' })
-    .max(86400, { error: 'must be a whole number of seconds from 1 to 86400' })
+  terminationGracePeriodSeconds: intRange(1, 86400, 'a whole number of seconds')
     .default(300)
     .describe(
       'Seconds a stopping worker gets to finish its running tasks (Celery warm shutdown) before it is killed. Set it above your longest task.',
@@ -677,27 +641,15 @@ const DatabasesSchema = strict({
 });
 
 const SecurityContextSchema = strict({
-  runAsUser: z
-    .number()
-    .int()
-    .min(1, { error: 'must be a non-root user id from 1 to 2147483647' })
-    .max(2147483647, { error: 'must be a non-root user id from 1 to 2147483647' })
+  runAsUser: intRange(1, 2147483647, 'a non-root user id')
     .default(1000)
     .describe(
       'User id of the api, worker and beat containers. Set explicitly because the kubelet cannot verify that a named image user (USER appuser) is not root.',
     ),
-  runAsGroup: z
-    .number()
-    .int()
-    .min(1, { error: 'must be a group id from 1 to 2147483647' })
-    .max(2147483647, { error: 'must be a group id from 1 to 2147483647' })
+  runAsGroup: intRange(1, 2147483647, 'a group id')
     .default(1000)
     .describe('Primary group id of the api, worker and beat containers.'),
-  fsGroup: z
-    .number()
-    .int()
-    .min(1, { error: 'must be a group id from 1 to 2147483647' })
-    .max(2147483647, { error: 'must be a group id from 1 to 2147483647' })
+  fsGroup: intRange(1, 2147483647, 'a group id')
     .default(1000)
     .describe('Group that owns mounted volumes in the api, worker and beat pods.'),
 });
