@@ -26,7 +26,7 @@ const SPEC = {
 };
 
 /** Caches that hold whatever the writer applied, like informers after their watch events. */
-function world() {
+function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined } = {}) {
   const store = new Map<string, Map<string, KubernetesObject>>();
   const writes: string[] = [];
   let status: BackendAppStatus | undefined;
@@ -50,6 +50,8 @@ function world() {
         return o.metadata?.labels?.[l ?? ''] === v;
       })),
     apply: async (obj) => {
+      const refused = opts.refuse?.(obj);
+      if (refused) throw refused;
       writes.push(`apply ${obj.kind}/${obj.metadata?.name}`);
       return { ...obj, metadata: { ...obj.metadata, uid: `u-${obj.metadata?.name}`, resourceVersion: '1' } };
     },
@@ -98,6 +100,24 @@ describe('BackendAppReconciler', () => {
     w.writes.length = 0;
     await w.reconcile();
     expect(w.writes).toEqual([]);
+  });
+
+  it('applies NetworkPolicies after Secrets and before any workload; a refused one stops the rest', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    const kinds = w.writes.filter((x) => x.startsWith('apply')).map((x) => x.split(' ')[1]!.split('/')[0]);
+    const firstOther = kinds.findIndex((k) => k !== 'Secret' && k !== 'NetworkPolicy');
+    expect(kinds.indexOf('NetworkPolicy')).toBeGreaterThan(kinds.lastIndexOf('Secret'));
+    expect(kinds.lastIndexOf('NetworkPolicy')).toBeLessThan(firstOther);
+
+    // RBAC refuses the policy: the database must not run without it.
+    const forbidden = Object.assign(new Error('networkpolicies.networking.k8s.io "web-postgres" is forbidden'), { code: 403 });
+    const r = world({ refuse: (o) => (o.kind === 'NetworkPolicy' ? forbidden : undefined) });
+    r.setApp(app(SPEC));
+    await expect(r.reconcile()).rejects.toThrow(/forbidden/);
+    expect(r.writes.filter((x) => x.startsWith('apply') && !x.startsWith('apply Secret/'))).toEqual([]);
+    expect(r.status()?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Forbidden' });
   });
 
   it('adds its finalizer to an app that lacks it', async () => {

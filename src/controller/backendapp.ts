@@ -94,7 +94,12 @@ export class BackendAppReconciler {
     return desired;
   }
 
-  /** Server-side apply of every child that differs from the cache; Secrets first, so pods find them. */
+  /**
+   * Server-side apply of every child that differs from the cache, in three steps:
+   * Secrets, so pods find them; then NetworkPolicies, so a database is never
+   * reachable before its policy exists (render/index.ts MANAGED_KINDS); then the
+   * rest. A step that fails stops the ones after it.
+   */
   private async applyAll(app: KubernetesObject, desired: KubernetesObject[], log: Logger): Promise<void> {
     const created: KubernetesObject[] = [];
     const updated: KubernetesObject[] = [];
@@ -105,8 +110,9 @@ export class BackendAppReconciler {
       this.deps.children.observe(key(d), applied);
       (existed ? updated : created).push(d);
     };
-    await Promise.all(pending.filter((d) => d.kind === 'Secret').map(applyOne));
-    await Promise.all(pending.filter((d) => d.kind !== 'Secret').map(applyOne));
+    const first = ['Secret', 'NetworkPolicy'];
+    for (const kind of first) await Promise.all(pending.filter((d) => d.kind === kind).map(applyOne));
+    await Promise.all(pending.filter((d) => !first.includes(d.kind ?? '')).map(applyOne));
     if (created.length) this.deps.events.event(app, 'Normal', 'Created', `Created ${describeObjects(created)}`);
     if (updated.length) this.deps.events.event(app, 'Normal', 'Updated', `Updated ${describeObjects(updated)}`);
     if (pending.length) log.info({ created: created.length, updated: updated.length }, 'applied children');

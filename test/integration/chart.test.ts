@@ -149,14 +149,11 @@ describe('helm template', () => {
     expect(find(objects, 'Role').map((r) => r.metadata.name)).toEqual(['backendapp-operator-leader-election']);
   });
 
-  it('gives leader election only the Lease and events in the release namespace', async () => {
+  it('gives leader election only the Lease in the release namespace', async () => {
     const { objects } = await template();
     const role = only<V1Role>(objects, 'Role');
     expect(role.metadata!.namespace).toBe(release.name);
-    expect(role.rules).toEqual([
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
-      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-    ]);
+    expect(role.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
   });
 
   it('with watchNamespaces: a Role and RoleBinding in each listed namespace, nothing cluster-wide, and --namespaces', async () => {

@@ -4,17 +4,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectl, kubectlOk, useNamespace, waitFor } from '../support/cluster.js';
 import { apply, condition, exists, finwise, getJSON, secretData, smallApp, waitReady, type AppObject } from '../support/apps.js';
-import { startOperator, type OperatorProcess } from '../support/operator.js';
+import { operatorIdentity, type OperatorIdentity } from '../support/identity.js';
+import { startOperator, type OperatorOptions, type OperatorProcess } from '../support/operator.js';
 
 const ns = useNamespace('operator');
 let operator: OperatorProcess;
+// OPERATOR_KUBECONFIG_MODE=serviceaccount runs this file as the chart's ServiceAccount.
+let identity: OperatorIdentity;
+const operatorOptions = (): OperatorOptions => ({ namespaces: [ns.name], ...(identity.kubeconfig ? { kubeconfig: identity.kubeconfig } : {}) });
 
 beforeAll(async () => {
-  operator = await startOperator({ namespaces: [ns.name] });
+  identity = await operatorIdentity(ns.name);
+  operator = await startOperator(operatorOptions());
 });
 
 afterAll(async () => {
-  expect(await operator.stop()).toBe(0);
+  const code = await operator.stop();
+  await identity.remove();
+  expect(code).toBe(0);
 });
 
 type Deployment = { metadata: { uid: string; generation: number }; spec: { replicas?: number; template: { spec: { containers: { image: string }[] } } } };
@@ -39,7 +46,7 @@ describe('the finwise example', () => {
     expect(app.status?.components?.api).toEqual({ ready: 3, desired: 3 });
     expect(app.metadata.finalizers).toContain('backendapp.io/finalizer');
     const events = await kubectlOk(['events', '-n', ns.name, '--for', 'backendapp/finwise']);
-    expect(events).toMatch(/Created\s+BackendApp\/finwise\s+Created Secret/);
+    expect(events).toMatch(/Created\s+BackendApp\/finwise\s+Created \d+ objects: \d+ Secret/);
   });
 
   it('recreates a deleted child', async () => {
@@ -163,7 +170,7 @@ describe('credentials', () => {
     const before = await secretData(ns.name, 'restart-postgres-credentials');
     expect(before?.['password']).toBeTruthy();
     expect(await operator.stop()).toBe(0);
-    operator = await startOperator({ namespaces: [ns.name] });
+    operator = await startOperator(operatorOptions());
     // A spec change forces a full render and apply after the restart.
     await kubectlOk(['patch', '-n', ns.name, 'bapp/restart', '--type=merge', '-p', '{"spec":{"image":"ghcr.io/acme/backend:1.0.1"}}']);
     await waitReady(ns.name, 'restart');

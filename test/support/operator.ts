@@ -1,6 +1,6 @@
 // Runs the operator as its own process, as users run it, against the test cluster.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { waitFor } from './cluster.js';
@@ -95,21 +95,59 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
   };
 }
 
-/** Requests the audit log attributes to `user`, after `sinceMs` (epoch ms). Local control plane only. */
-export function auditEvents(user: string, sinceMs: number): { verb: string; resource: string; subresource?: string; name?: string; namespace?: string }[] {
-  const file = path.join(path.dirname(inject('kubeconfig')), 'logs', 'audit.log');
-  if (!existsSync(file)) throw new Error(`no audit log at ${file}: idle-write checks need the local control plane`);
-  const out = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.includes(user)) continue;
-    const e = JSON.parse(line) as {
-      user?: { username?: string };
-      verb: string;
-      stageTimestamp: string;
-      objectRef?: { resource?: string; subresource?: string; name?: string; namespace?: string };
-    };
-    if (e.user?.username !== user || Date.parse(e.stageTimestamp) < sinceMs) continue;
-    out.push({ verb: e.verb, resource: e.objectRef?.resource ?? '', subresource: e.objectRef?.subresource, name: e.objectRef?.name, namespace: e.objectRef?.namespace });
+export interface AuditEvent {
+  verb: string;
+  /** '' for the core group. */
+  apiGroup: string;
+  resource: string;
+  subresource?: string;
+  name?: string;
+  namespace?: string;
+  /** The HTTP status of the answer (403 for a request RBAC refused). */
+  code?: number;
+  /** Epoch ms of the answer. */
+  at: number;
+}
+
+/**
+ * Requests the audit log attributes to `user`, answered after `sinceMs` (epoch ms),
+ * oldest first. Reads rotated files too, so a rotation mid-test loses nothing.
+ * Local control plane only.
+ */
+export function auditEvents(user: string, sinceMs: number): AuditEvent[] {
+  const dir = path.join(path.dirname(inject('kubeconfig')), 'logs');
+  const file = path.join(dir, 'audit.log');
+  if (!existsSync(file)) throw new Error(`no audit log at ${file}: audit-log checks need the local control plane`);
+  // The API server rotates audit.log to audit-<timestamp>.log (--audit-log-maxsize).
+  const rotated = readdirSync(dir)
+    .filter((f) => /^audit-.+\.log$/.test(f))
+    .map((f) => path.join(dir, f))
+    .filter((f) => statSync(f).mtimeMs >= sinceMs)
+    .sort();
+  const out: AuditEvent[] = [];
+  for (const f of [...rotated, file]) {
+    for (const line of readFileSync(f, 'utf8').split('\n')) {
+      if (!line.includes(user)) continue;
+      const e = JSON.parse(line) as {
+        user?: { username?: string };
+        verb: string;
+        stageTimestamp: string;
+        responseStatus?: { code?: number };
+        objectRef?: { apiGroup?: string; resource?: string; subresource?: string; name?: string; namespace?: string };
+      };
+      const at = Date.parse(e.stageTimestamp);
+      if (e.user?.username !== user || at < sinceMs) continue;
+      out.push({
+        verb: e.verb,
+        apiGroup: e.objectRef?.apiGroup ?? '',
+        resource: e.objectRef?.resource ?? '',
+        subresource: e.objectRef?.subresource,
+        name: e.objectRef?.name,
+        namespace: e.objectRef?.namespace,
+        code: e.responseStatus?.code,
+        at,
+      });
+    }
   }
   return out;
 }
