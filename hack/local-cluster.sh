@@ -8,6 +8,10 @@
 #   hack/local-cluster.sh down      stop every process it started and remove its state
 #   hack/local-cluster.sh status    say what runs
 #   hack/local-cluster.sh env       print `export KUBECONFIG=... PATH=...` for eval
+#   hack/local-cluster.sh pvs N     make sure at least N PersistentVolumes exist
+#   hack/local-cluster.sh stop C    stop one component (etcd, kube-apiserver, kube-controller-manager,
+#                                   kube-scheduler, kwok, pv-recycler), keeping its data: for outage drills
+#   hack/local-cluster.sh start C   start a stopped component again, on the same ports and certificates
 #
 # State (data, certificates, logs, audit log, kubeconfig) lives in .local-cluster/
 # of the checkout (override with LOCAL_CLUSTER_DIR). Ports are chosen free at `up`,
@@ -20,7 +24,7 @@ state=${LOCAL_CLUSTER_DIR:-$root/.local-cluster}
 nodes=${LOCAL_CLUSTER_NODES:-3}
 pvs=${LOCAL_CLUSTER_PVS:-200}
 kubeconfig="$state/kubeconfig"
-components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok pv-recycler)
 
 log() { printf '[local-cluster] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -67,8 +71,35 @@ start() {
   local name=$1
   shift
   # setsid: the process outlives this script and its terminal; `down` stops it by pid.
-  setsid "$@" >"$state/logs/$name.log" 2>&1 < /dev/null &
+  # Appends: a component restarted by `start C` keeps the log of its earlier run.
+  setsid "$@" >>"$state/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$state/pids/$name"
+}
+
+# stop_pid NAME: SIGTERM, up to 5 s to exit, then SIGKILL; forgets the pid.
+stop_pid() {
+  local pid
+  pid=$(pid_of "$1")
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$state/pids/$1"
+}
+
+# issue NAME SUBJECT [SAN]: a key and a certificate signed by the cluster's CA.
+issue() {
+  local pki="$state/pki" name=$1 subj=$2 san=${3:-} ext="$state/pki/$1.ext"
+  openssl req -newkey rsa:2048 -nodes -subj "$subj" -keyout "$pki/$name.key" -out "$pki/$name.csr" 2>/dev/null
+  if [[ -n "$san" ]]; then
+    printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$san" > "$ext"
+  else
+    printf 'extendedKeyUsage=clientAuth\n' > "$ext"
+  fi
+  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$ext" -out "$pki/$name.crt" 2>/dev/null
+  rm -f "$pki/$name.csr" "$ext"
 }
 
 gen_certs() {
@@ -76,29 +107,26 @@ gen_certs() {
   mkdir -p "$pki"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=local-cluster-ca" \
     -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
-  # issue NAME SUBJECT [SAN]: a key and a certificate signed by the CA.
-  issue() {
-    local name=$1 subj=$2 san=${3:-} ext="$pki/$1.ext"
-    openssl req -newkey rsa:2048 -nodes -subj "$subj" -keyout "$pki/$name.key" -out "$pki/$name.csr" 2>/dev/null
-    if [[ -n "$san" ]]; then
-      printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$san" > "$ext"
-    else
-      printf 'extendedKeyUsage=clientAuth\n' > "$ext"
-    fi
-    openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-      -days 3650 -extfile "$ext" -out "$pki/$name.crt" 2>/dev/null
-    rm -f "$pki/$name.csr" "$ext"
-  }
   issue apiserver "/CN=kube-apiserver" \
     "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1"
   issue admin "/O=system:masters/CN=local-cluster-admin"
-  # A separate identity for an operator run from the checkout, so the audit log
-  # tells its requests from the tests' own.
-  issue operator "/O=system:masters/CN=backendapp-operator-dev"
   issue controller-manager "/CN=system:kube-controller-manager"
   issue scheduler "/CN=system:kube-scheduler"
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+}
+
+# Separate identities for operators run from the checkout, so the audit log tells
+# their requests from the tests' own: operator.kubeconfig (backendapp-operator-dev)
+# and, for two replicas side by side, operator-2.kubeconfig (backendapp-operator-dev-2).
+# Also run on a cluster that is already up, so one started by an older script gets them.
+ensure_operator_identities() {
+  local name cn
+  for name in operator operator-2; do
+    cn=backendapp-operator-dev${name#operator}
+    [[ -f "$state/pki/$name.crt" ]] || issue "$name" "/O=system:masters/CN=$cn"
+    [[ -f "$state/$name.kubeconfig" ]] || write_kubeconfig "$state/$name.kubeconfig" "$name"
+  done
 }
 
 write_kubeconfig() {
@@ -207,43 +235,32 @@ nodes_ready() {
   (( ready >= nodes ))
 }
 
-up() {
-  bin=$("$here/build-tools.sh")
-  if healthy; then
-    log "already running (kubeconfig: $kubeconfig)"
-    return 0
-  fi
-  if [[ -d "$state" ]]; then
-    log "found a stopped or broken cluster; starting fresh"
-    down
-  fi
-  local started
-  started=$(date +%s)
-  mkdir -p "$state"/{pids,logs,ports,etcd}
-  for p in etcd etcd-peer apiserver; do free_port > "$state/ports/$p"; done
-  local etcd_port etcd_peer api_port
-  etcd_port=$(cat "$state/ports/etcd")
-  etcd_peer=$(cat "$state/ports/etcd-peer")
-  api_port=$(cat "$state/ports/apiserver")
-  gen_certs
-  write_audit_policy
-  write_kubeconfig "$kubeconfig" admin
-  write_kubeconfig "$state/operator.kubeconfig" operator
-  write_kubeconfig "$state/controller-manager.kubeconfig" controller-manager
-  write_kubeconfig "$state/scheduler.kubeconfig" scheduler
-
-  log "starting etcd on 127.0.0.1:$etcd_port"
+# One function per component, so `up` and `start C` run the same command line.
+# Ports and certificates come from the state directory that `up` prepared.
+start_etcd() {
+  local port peer
+  port=$(cat "$state/ports/etcd")
+  peer=$(cat "$state/ports/etcd-peer")
+  log "starting etcd on 127.0.0.1:$port"
   # --unsafe-no-fsync: test data is thrown away; fsync would make tests disk-bound.
   start etcd "$bin/etcd" --name local --data-dir "$state/etcd" \
-    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-    --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
-    --initial-cluster "local=http://127.0.0.1:$etcd_peer" --listen-metrics-urls "" \
+    --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+    --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+    --initial-cluster "local=http://127.0.0.1:$peer" --listen-metrics-urls "" \
     --unsafe-no-fsync --quota-backend-bytes 8589934592 --log-level warn
+}
 
-  log "starting kube-apiserver on https://127.0.0.1:$api_port"
+etcd_ready() {
+  curl -sf "http://127.0.0.1:$(cat "$state/ports/etcd")/health" | grep -q '"health":"true"'
+}
+
+start_kube_apiserver() {
+  local port
+  port=$(cat "$state/ports/apiserver")
+  log "starting kube-apiserver on https://127.0.0.1:$port"
   start kube-apiserver "$bin/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --etcd-servers "http://127.0.0.1:$(cat "$state/ports/etcd")" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$port" \
     --cert-dir "$state/pki" --tls-cert-file "$state/pki/apiserver.crt" --tls-private-key-file "$state/pki/apiserver.key" \
     --client-ca-file "$state/pki/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
@@ -256,9 +273,10 @@ up() {
     --audit-log-batch-max-wait 1s --audit-log-batch-buffer-size 100000 \
     --max-requests-inflight 800 --max-mutating-requests-inflight 400 \
     --profiling=false
-  wait_for "kube-apiserver /readyz" 120 apiserver_ready
+}
 
-  log "starting kube-controller-manager and kube-scheduler"
+start_kube_controller_manager() {
+  log "starting kube-controller-manager"
   start kube-controller-manager "$bin/kube-controller-manager" \
     --kubeconfig "$state/controller-manager.kubeconfig" \
     --authentication-kubeconfig "$state/controller-manager.kubeconfig" \
@@ -273,40 +291,118 @@ up() {
     --concurrent-gc-syncs 40 --concurrent-service-endpoint-syncs 10 \
     --horizontal-pod-autoscaler-sync-period 5s \
     --node-monitor-grace-period 120s
+}
+
+start_kube_scheduler() {
+  log "starting kube-scheduler"
   start kube-scheduler "$bin/kube-scheduler" \
     --kubeconfig "$state/scheduler.kubeconfig" \
     --authentication-kubeconfig "$state/scheduler.kubeconfig" \
     --authorization-kubeconfig "$state/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false \
     --kube-api-qps 200 --kube-api-burst 400
+}
 
+start_kwok() {
   # Node leases keep the simulated nodes Ready on a loaded machine; without them a
   # late status heartbeat marks every pod NotReady, and kwok never marks them back.
   log "starting kwok with $nodes simulated nodes"
   start kwok "$bin/kwok" --kubeconfig "$kubeconfig" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --cidr 10.244.0.0/16 --node-ip 10.240.0.1 --server-address "" --node-lease-duration-seconds 40
+}
+
+# Stands in for a provisioner's reclaim: the static volumes are Retain, so without
+# it every deleted claim leaves a Released volume for good and a long-lived dev
+# cluster runs out of volumes.
+start_pv_recycler() {
+  log "starting the PersistentVolume recycler"
+  start pv-recycler "$here/pv-recycler.sh" "$bin/kubectl" "$kubeconfig"
+}
+
+up() {
+  bin=$("$here/build-tools.sh")
+  if healthy; then
+    ensure_operator_identities
+    log "already running (kubeconfig: $kubeconfig)"
+    return 0
+  fi
+  if [[ -d "$state" ]]; then
+    log "found a stopped or broken cluster; starting fresh"
+    down
+  fi
+  local started
+  started=$(date +%s)
+  mkdir -p "$state"/{pids,logs,ports,etcd}
+  for p in etcd etcd-peer apiserver; do free_port > "$state/ports/$p"; done
+  gen_certs
+  write_audit_policy
+  write_kubeconfig "$kubeconfig" admin
+  write_kubeconfig "$state/controller-manager.kubeconfig" controller-manager
+  write_kubeconfig "$state/scheduler.kubeconfig" scheduler
+  ensure_operator_identities
+
+  start_etcd
+  start_kube_apiserver
+  wait_for "kube-apiserver /readyz" 120 apiserver_ready
+  start_kube_controller_manager
+  start_kube_scheduler
+  start_kwok
   seed_cluster
+  start_pv_recycler
   wait_for "$nodes Ready nodes" 120 nodes_ready
   wait_for "the default service account" 60 kc get serviceaccount default -n default
   log "ready in $(( $(date +%s) - started ))s; use: eval \"\$(hack/local-cluster.sh env)\""
 }
 
 down() {
-  local c pid i
+  local i
   # Reverse order: the control loops first, etcd last.
-  for ((i = ${#components[@]} - 1; i >= 0; i--)); do
-    c=${components[$i]}
-    pid=$(pid_of "$c")
-    [[ -n "$pid" ]] || continue
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
+  for ((i = ${#components[@]} - 1; i >= 0; i--)); do stop_pid "${components[$i]}"; done
   rm -rf "$state"
   log "stopped; state removed"
+}
+
+component_arg() {
+  local c
+  for c in "${components[@]}"; do [[ "$c" == "${1:-}" ]] && return 0; done
+  die "unknown component \"${1:-}\"; one of: ${components[*]}"
+}
+
+# stop_component C: stops one component and leaves everything else, data included,
+# in place; `start C` brings it back. A stopped component makes the cluster
+# unhealthy, so `up` would start fresh: use `start C`.
+stop_component() {
+  component_arg "$1"
+  [[ -d "$state/pids" ]] || die "no cluster in $state"
+  if ! alive "$1"; then
+    log "$1 is not running"
+    rm -f "$state/pids/$1"
+    return 0
+  fi
+  stop_pid "$1"
+  log "stopped $1"
+}
+
+# start_component C: starts a component that `stop C` stopped, with the command
+# line, ports and certificates `up` used, and waits until it serves: etcd until it
+# is healthy, kube-apiserver until /readyz (so etcd must be running), the others
+# until they have run for a second.
+start_component() {
+  component_arg "$1"
+  [[ -f "$state/ports/apiserver" ]] || die "no cluster in $state; run up first"
+  bin=$("$here/build-tools.sh" --print)
+  if alive "$1"; then
+    log "$1 is already running (pid $(pid_of "$1"))"
+    return 0
+  fi
+  "start_${1//-/_}"
+  case "$1" in
+    etcd) wait_for "etcd /health" 60 etcd_ready ;;
+    kube-apiserver) wait_for "kube-apiserver /readyz" 120 apiserver_ready ;;
+    *) sleep 1; alive "$1" || { tail -n 30 "$state/logs/$1.log" >&2; die "$1 exited at start"; } ;;
+  esac
+  log "started $1"
 }
 
 status() {
@@ -338,5 +434,7 @@ case "${1:-}" in
   status) status ;;
   env) env_cmd ;;
   pvs) bin=$("$here/build-tools.sh" --print); ensure_pvs "${2:?usage: $0 pvs N}" ;;
-  *) echo "usage: $0 up|down|status|env|pvs N" >&2; exit 2 ;;
+  stop) stop_component "${2:-}" ;;
+  start) start_component "${2:-}" ;;
+  *) echo "usage: $0 up|down|status|env|pvs N|stop COMPONENT|start COMPONENT" >&2; exit 2 ;;
 esac
