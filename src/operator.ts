@@ -13,6 +13,7 @@ import {
   Informer,
   Manager,
   Metrics,
+  apiServerReadyCheck,
   createEventRecorder,
   createLogger,
   kubeLeaseClient,
@@ -96,6 +97,9 @@ export function createOperator(opts: OperatorOptions): Manager {
     metrics,
     metricsBindAddress: opts.metricsBindAddress,
     healthProbeBindAddress: opts.healthProbeBindAddress,
+    // Losing the lease (an API server or etcd outage longer than the renew
+    // deadline) stops reconciling until the lease is back, without a restart.
+    onLeadershipLost: 'standby',
     ...(opts.leaderElect
       ? {
           leaderElection: {
@@ -107,6 +111,9 @@ export function createOperator(opts: OperatorOptions): Manager {
       : {}),
   });
   mgr.addController(controller);
+  // Watches stay connected while etcd is down (the API server serves them from its
+  // cache), but no write can succeed: not ready until the API server is.
+  mgr.addReadyCheck('apiserver', apiServerReadyCheck(kc));
   log.info(
     {
       namespaces: opts.namespaces.length ? opts.namespaces : 'all',

@@ -22,7 +22,9 @@ Flags (environment variable in brackets):
   --log-level LEVEL                 trace, debug, info, warn, error (default info) [LOG_LEVEL]
 
 Stops gracefully on SIGTERM or SIGINT: takes no new work, finishes what is in
-flight, releases the Lease. Exits non-zero if leadership is lost.`,
+flight, releases the Lease. A leader that cannot renew its Lease in time stops
+reconciling and campaigns again; it exits non-zero only if a reconcile in flight
+does not stop within 30 s.`,
   async run(args) {
     const env = process.env;
     const { values } = parseArgs({

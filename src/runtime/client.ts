@@ -3,6 +3,7 @@
 // authenticated JSON request function that the informer's list and the lease
 // client share. Everything authenticates through KubeConfig, so exec plugins,
 // client certificates, tokens and in-cluster service accounts all work.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   HttpMethod,
   IsomorphicFetchHttpLibrary,
@@ -130,9 +131,95 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+/** How long one connection pool serves a KubeConfig before a fresh one replaces it. */
+export const CONNECTION_POOL_MAX_AGE_MS = 5 * 60_000;
+
+const pools = new WeakMap<KubeConfig, { dispatcher: Dispatcher; createdAt: number }>();
+
+/**
+ * client-node's applySecurityAuthentication builds a new undici Agent for every
+ * request, so each request opened a TLS connection of its own (a full handshake
+ * on both ends, then an idle socket until its keep-alive ran out). We keep one
+ * Agent per KubeConfig instead: requests share its connections (HTTP/2 streams,
+ * or pooled keep-alive). Credentials in headers (tokens, exec plugins) are still
+ * applied per request; TLS material (CA, client certificate) is re-read when the
+ * pool is replaced, every CONNECTION_POOL_MAX_AGE_MS, as client-go re-reads
+ * rotated certificates. The old pool finishes what it carries, then closes.
+ */
+function sharedDispatcher(kc: KubeConfig, fresh: Dispatcher | undefined, now = Date.now()): Dispatcher | undefined {
+  if (!fresh) return undefined; // plain HTTP without TLS options: fetch's global pool already reuses connections
+  const pool = pools.get(kc);
+  if (pool && now - pool.createdAt < CONNECTION_POOL_MAX_AGE_MS) return pool.dispatcher;
+  pools.set(kc, { dispatcher: fresh, createdAt: now });
+  pool?.dispatcher.close().catch(() => undefined);
+  return fresh;
+}
+
+const ambientSignal = new AsyncLocalStorage<AbortSignal>();
+
+/** Per KubeConfig: whether its last request got no answer, and who waits for the next one. */
+const servers = new WeakMap<KubeConfig, { unreachable: boolean; waiting: Set<() => void> }>();
+
+function serverOf(kc: KubeConfig): { unreachable: boolean; waiting: Set<() => void> } {
+  let s = servers.get(kc);
+  if (!s) {
+    s = { unreachable: false, waiting: new Set() };
+    servers.set(kc, s);
+  }
+  return s;
+}
+
+/**
+ * Calls `fn` the next time a request with `kc` gets an HTTP answer (of any
+ * status) after one got none: the API server is back after an outage. Every
+ * request counts (a lease renewal, a list, a watch connecting), so whatever
+ * part of the process reaches the server first tells the rest. Returns the
+ * unregister function.
+ */
+export function onServerBack(kc: KubeConfig, fn: () => void): () => void {
+  const waiting = serverOf(kc).waiting;
+  waiting.add(fn);
+  return () => {
+    waiting.delete(fn);
+  };
+}
+
+/** Records whether a request with `kc` got an answer; the first answer after none calls onServerBack's listeners. */
+export function recordServerAnswer(kc: KubeConfig, answered: boolean): void {
+  const s = serverOf(kc);
+  if (!answered) {
+    s.unreachable = true;
+    return;
+  }
+  if (!s.unreachable) return;
+  s.unreachable = false;
+  const waiting = [...s.waiting];
+  s.waiting.clear();
+  for (const fn of waiting) fn();
+}
+
+/**
+ * Runs `fn` so that every request it sends (requestJSON, directly or through any
+ * helper, including fire-and-forget ones such as events) without a signal of its
+ * own is aborted when `signal` aborts. The controller runs each reconcile this
+ * way: when leadership is lost, the reconciles in flight stop writing at once,
+ * without every reconciler having to pass its context's signal down by hand.
+ */
+export function withRequestSignal<T>(signal: AbortSignal, fn: () => T): T {
+  return ambientSignal.run(signal, fn);
+}
+
+/** The signal of the enclosing withRequestSignal, if any: what requestJSON uses without one of its own. */
+export function ambientRequestSignal(): AbortSignal | undefined {
+  return ambientSignal.getStore();
+}
+
 /**
  * One authenticated request; resolves with the parsed JSON body (unknown: the
- * caller narrows it) or rejects with a KubeApiError.
+ * caller narrows it) or rejects with a KubeApiError. Without `opts.signal` it
+ * uses the signal of an enclosing withRequestSignal, if any.
  */
 export async function requestJSON(kc: KubeConfig, opts: RequestOptions): Promise<unknown> {
   const cluster = kc.getCurrentCluster();
@@ -143,18 +230,61 @@ export async function requestJSON(kc: KubeConfig, opts: RequestOptions): Promise
   }
   const ctx = new RequestContext(url.toString(), HttpMethod[opts.method]);
   await kc.applySecurityAuthentication(ctx);
+  const dispatcher = sharedDispatcher(kc, ctx.getDispatcher());
+  if (dispatcher) ctx.setDispatcher(dispatcher);
   ctx.setHeaderParam('Accept', 'application/json');
   if (opts.body !== undefined) {
     ctx.setHeaderParam('Content-Type', opts.contentType ?? 'application/json');
     ctx.setBody(typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body));
   }
-  if (opts.signal) ctx.setSignal(opts.signal);
-  const res = await new IsomorphicFetchHttpLibrary().send(ctx).toPromise();
+  const signal = opts.signal ?? ambientRequestSignal();
+  if (signal) {
+    signal.throwIfAborted();
+    ctx.setSignal(signal);
+  }
+  let res: Awaited<ReturnType<ReturnType<IsomorphicFetchHttpLibrary['send']>['toPromise']>>;
+  try {
+    res = await new IsomorphicFetchHttpLibrary().send(ctx).toPromise();
+  } catch (err) {
+    if (!signal?.aborted) recordServerAnswer(kc, false);
+    throw err;
+  }
+  recordServerAnswer(kc, true);
   const text = await res.body.text();
   if (res.httpStatusCode < 200 || res.httpStatusCode >= 300) {
     throw KubeApiError.fromResponse(opts.method, opts.path, res.httpStatusCode, text);
   }
   return text ? (JSON.parse(text) as unknown) : undefined;
+}
+
+/**
+ * A readiness check of the API server itself (its /readyz, which every
+ * authenticated user may read through system:public-info-viewer): undefined
+ * when it is ready, else why not. The operator's watches stay connected while
+ * etcd is down, since the API server serves them from its cache, but nothing can
+ * be written; this is how the operator's own /readyz tells. A server that does
+ * not let us read /readyz (401, 403, 404) counts as ready: we cannot tell.
+ */
+export function apiServerReadyCheck(kc: KubeConfig, timeoutMs = 3_000): () => Promise<string | undefined> {
+  return async () => {
+    try {
+      await requestJSON(kc, { method: 'GET', path: '/readyz', signal: AbortSignal.timeout(timeoutMs) });
+      return undefined;
+    } catch (err) {
+      // The answer to a ready server is the text "ok", which is not JSON.
+      if (err instanceof SyntaxError) return undefined;
+      const code = statusCodeOf(err);
+      if (code === 401 || code === 403 || code === 404) return undefined;
+      const message = err instanceof Error ? err.message : String(err);
+      if (code !== undefined) {
+        // The body lists the checks, the failing ones as "[-]etcd failed: reason withheld".
+        const failing = message.split('\n').filter((l) => l.startsWith('[-]'));
+        return `API server not ready (${code})${failing.length ? `: ${failing.join(', ')}` : ''}`;
+      }
+      if ((err as Error).name === 'TimeoutError') return `API server did not answer /readyz within ${timeoutMs} ms`;
+      return `API server unreachable: ${message}`;
+    }
+  };
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {

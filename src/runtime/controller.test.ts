@@ -12,6 +12,7 @@ import {
   type Request,
   type Result,
 } from './controller.js';
+import { ambientRequestSignal } from './client.js';
 import { Informer } from './informer.js';
 import { createLogger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -372,6 +373,56 @@ describe('Controller', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(stopped).toBe(false);
     expect(signal?.aborted).toBe(true);
+  });
+
+  it('can be started again after a stop, with a fresh queue, once its workers are done (leadership regained)', async () => {
+    const { apps, appInf, rec, ctrl } = await setup({ workers: 2 });
+    apps.upsert(app('a', 'one'));
+    appInf.start();
+    await flush();
+    ctrl.start();
+    await flush();
+    expect(rec.pendingKeys()).toEqual(['a/one']);
+    void ctrl.stop(0);
+    await flush();
+    // The aborted reconcile is still running: starting again now would run a key twice.
+    expect(() => ctrl.start()).toThrow(/previous run/);
+    rec.finish('a/one');
+    await ctrl.stopped();
+    apps.upsert(app('a', 'two')); // while stopped: no handler, no work
+    await flush();
+    expect(rec.calls.length).toBe(1);
+    ctrl.start();
+    await flush();
+    // Every cached object again, as on a first start.
+    expect(rec.pendingKeys().sort()).toEqual(['a/one', 'a/two']);
+    rec.finish('a/one');
+    rec.finish('a/two');
+    await ctrl.stop(1000);
+  });
+
+  it('aborts the API requests of a reconcile with it, without the reconciler passing the signal', async () => {
+    const { apps, appInf } = await setup();
+    let seen: AbortSignal | undefined;
+    const c = new Controller({
+      name: 'ambient',
+      reconciler: {
+        // What requestJSON does for a request without a signal of its own.
+        reconcile: async () => {
+          seen = ambientRequestSignal();
+          await new Promise(() => {});
+        },
+      },
+    }).watchFor(appInf);
+    apps.upsert(app('a', 'one'));
+    appInf.start();
+    await flush();
+    c.start();
+    await flush();
+    expect(seen?.aborted).toBe(false);
+    void c.stop(0);
+    await flush();
+    expect(seen?.aborted).toBe(true);
   });
 
   it('passes a bound child logger and never logs object contents', async () => {

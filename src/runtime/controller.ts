@@ -3,6 +3,7 @@
 // name. The reconciler reads the current state from the caches every time
 // (level-based), so collapsing many events into one reconcile loses nothing.
 import { randomUUID } from 'node:crypto';
+import { withRequestSignal } from './client.js';
 import type { Informer, InformerHealth, KubernetesObject } from './informer.js';
 import { errorMessage, silentLogger, type Logger } from './logger.js';
 import { Metrics, type ReconcileResultLabel } from './metrics.js';
@@ -120,13 +121,16 @@ export class Controller {
   private readonly reconciler: Reconciler;
   private readonly log: Logger;
   private readonly metrics: Metrics;
-  private readonly queue: WorkQueue;
+  private readonly rateLimiter: RateLimiter;
+  private queue: WorkQueue;
   private readonly sources: Source[] = [];
   private unregister: Array<() => void> = [];
   private workers: Promise<void>[] = [];
-  private readonly abort = new AbortController();
+  private abort = new AbortController();
   private started = false;
   private stopping = false;
+  /** Workers that have not returned yet, of this run or of a stopped one. */
+  private running = 0;
 
   constructor(opts: ControllerOptions) {
     this.name = opts.name;
@@ -137,10 +141,12 @@ export class Controller {
     }
     this.log = (opts.logger ?? silentLogger()).child({ controller: opts.name });
     this.metrics = opts.metrics ?? new Metrics({ defaultMetrics: false });
-    this.queue = new WorkQueue({
-      rateLimiter: opts.rateLimiter ?? defaultControllerRateLimiter(),
-      metrics: this.metrics.queueMetrics(opts.name),
-    });
+    this.rateLimiter = opts.rateLimiter ?? defaultControllerRateLimiter();
+    this.queue = this.newQueue();
+  }
+
+  private newQueue(): WorkQueue {
+    return new WorkQueue({ rateLimiter: this.rateLimiter, metrics: this.metrics.queueMetrics(this.name) });
   }
 
   /** Reconcile the objects of this informer themselves (controller-runtime's For). */
@@ -224,9 +230,19 @@ export class Controller {
   /**
    * Registers the event handlers (which replay every cached object) and
    * starts the workers. Call once the informers have synced, as the manager does.
+   * A stopped controller may be started again (a replica that lost leadership and
+   * won it back) once its previous workers have finished (see stopped()): it
+   * starts with a fresh queue and reconciles every cached object again.
    */
   start(): void {
-    if (this.started) throw new Error(`controller ${this.name}: already started`);
+    if (this.started && !this.stopping) throw new Error(`controller ${this.name}: already started`);
+    if (this.stopping) {
+      if (this.running > 0) throw new Error(`controller ${this.name}: the workers of the previous run have not finished`);
+      this.queue = this.newQueue();
+      this.abort = new AbortController();
+      this.workers = [];
+      this.stopping = false;
+    }
     this.started = true;
     this.metrics.initController(this.name, this.maxConcurrentReconciles);
     this.metrics.trackQueue(this.name, this.queue);
@@ -263,39 +279,52 @@ export class Controller {
     return inTime;
   }
 
+  /** Resolves once every worker has returned, including reconciles that stop() aborted. */
+  async stopped(): Promise<void> {
+    await Promise.all(this.workers);
+  }
+
   private async worker(): Promise<void> {
-    for (;;) {
-      const next = await this.queue.get();
-      if (next.shutdown) return;
-      const gauge = this.metrics.activeWorkers.labels({ controller: this.name });
-      gauge.inc();
-      try {
-        await this.reconcileHandler(next.item);
-      } finally {
-        gauge.dec();
-        this.queue.done(next.item);
+    const queue = this.queue;
+    const signal = this.abort.signal;
+    this.running++;
+    try {
+      for (;;) {
+        const next = await queue.get();
+        if (next.shutdown) return;
+        const gauge = this.metrics.activeWorkers.labels({ controller: this.name });
+        gauge.inc();
+        try {
+          await this.reconcileHandler(queue, next.item, signal);
+        } finally {
+          gauge.dec();
+          queue.done(next.item);
+        }
       }
+    } finally {
+      this.running--;
     }
   }
 
-  private async reconcileHandler(key: string): Promise<void> {
+  private async reconcileHandler(queue: WorkQueue, key: string, signal: AbortSignal): Promise<void> {
     const req = parseRequestKey(key);
     const reconcileID = randomUUID();
     const log = this.log.child({ namespace: req.namespace, name: req.name, reconcileID });
     const started = performance.now();
     let result: ReconcileResultLabel;
     try {
-      const res = (await this.reconciler.reconcile(req, { log, signal: this.abort.signal, reconcileID })) ?? {};
+      // Every API request of the reconcile is aborted with it (leadership lost, shutdown past its grace).
+      const res = (await withRequestSignal(signal, () => this.reconciler.reconcile(req, { log, signal, reconcileID }))) ?? {};
       if (res.requeueAfter !== undefined && res.requeueAfter > 0) {
         // An explicit delay replaces the error backoff (controller-runtime does the same).
-        this.queue.forget(key);
-        this.queue.addAfter(key, res.requeueAfter);
+        queue.forget(key);
+        queue.addAfter(key, res.requeueAfter);
         result = 'requeue_after';
       } else if (res.requeue) {
-        this.queue.addRateLimited(key);
+        queue.addRateLimited(key);
         result = 'requeue';
       } else {
-        this.queue.forget(key);
+        queue.forget(key);
         result = 'success';
       }
       log.debug({ result, durationMs: Math.round(performance.now() - started) }, 'reconciled');
@@ -304,11 +333,11 @@ export class Controller {
       this.metrics.reconcileErrors.inc({ controller: this.name });
       if (err instanceof TerminalError) {
         this.metrics.terminalReconcileErrors.inc({ controller: this.name });
-        this.queue.forget(key);
+        queue.forget(key);
         log.error({ err: errorMessage(err), terminal: true }, 'Reconciler error');
       } else {
-        this.queue.addRateLimited(key);
-        log.error({ err: errorMessage(err), retries: this.queue.numRequeues(key) }, 'Reconciler error');
+        queue.addRateLimited(key);
+        log.error({ err: errorMessage(err), retries: queue.numRequeues(key) }, 'Reconciler error');
       }
     } finally {
       this.metrics.reconcileTime.observe({ controller: this.name }, (performance.now() - started) / 1000);

@@ -3,7 +3,9 @@
 export {
   FIELD_MANAGER,
   KubeApiError,
+  apiServerReadyCheck,
   apiVersionOf,
+  onServerBack,
   isConflict,
   isNotFound,
   isRecord,
@@ -13,6 +15,7 @@ export {
   resourceName,
   resourcePath,
   statusCodeOf,
+  withRequestSignal,
   type LoadKubeConfigOptions,
   type RequestOptions,
   type ResourceRef,

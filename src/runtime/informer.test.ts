@@ -438,4 +438,65 @@ describe('Informer', () => {
   it('rejects an inverted timeout range', () => {
     expect(() => setup({ watchTimeoutSeconds: { min: 600, max: 300 } })).toThrow(/min <= max/);
   });
+
+  it('relists at once on a 410 after an outage, whatever backoff the outage built up (an API server restart)', async () => {
+    const { source, inf } = setup({ backoff: { initialMs: 800, maxMs: 30_000, jitter: 0 } });
+    inf.start();
+    await tick();
+    // The outage: the watch breaks, and 5 reconnects fail (at 0, 0.8, 2.4, 5.6 and 12 s);
+    // the next try is due at 24.8 s.
+    for (let i = 0; i < 5; i++) source.watchErrors.push(new Error('connect ECONNREFUSED'));
+    source.lastWatch().close(new Error('ECONNRESET'));
+    await vi.advanceTimersByTimeAsync(24_000);
+    // Meanwhile the server restarted: its watch cache is new, our resourceVersion gone.
+    source.upsert(obj('a', 'during'));
+    source.compact();
+    const lists = source.lists.length;
+    // The try at 24.8 s gets 410; the relist follows at once, not a 25.6 s backoff later.
+    await vi.advanceTimersByTimeAsync(810);
+    expect(source.lists.length).toBe(lists + 1);
+    expect(inf.get('a', 'during')).toBeDefined();
+    expect(source.active().length).toBe(1);
+    await inf.stop();
+  });
+
+  it('retries in about a second when the server answers 429 or 503, whatever backoff an outage built up', async () => {
+    const { source, inf } = setup({ backoff: { initialMs: 800, maxMs: 30_000, jitter: 0 } });
+    inf.start();
+    await tick();
+    for (let i = 0; i < 5; i++) source.watchErrors.push(new Error('connect ECONNREFUSED'));
+    // The restarted server is up, but warming up.
+    source.watchErrors.push(Object.assign(new Error('Too Many Requests'), { statusCode: 429 }));
+    source.lastWatch().close(new Error('ECONNRESET'));
+    await vi.advanceTimersByTimeAsync(24_800); // the five refused tries and the 429
+    const watches = source.watches.length;
+    await vi.advanceTimersByTimeAsync(800); // backoff(1), not backoff(7) = 30 s
+    expect(source.watches.length).toBe(watches + 1);
+    await inf.stop();
+  });
+
+  it('cuts a backoff short when the source says the server answers again', async () => {
+    let back: (() => void) | undefined;
+    const source = new FakeListWatch();
+    const onServerBack = vi.fn((fn: () => void) => {
+      back = fn;
+      return () => {
+        if (back === fn) back = undefined;
+      };
+    });
+    const { inf } = setup({ source: Object.assign(source, { onServerBack }), backoff: { initialMs: 20_000, maxMs: 30_000, jitter: 0 } });
+    source.listErrors.push(new Error('connect ECONNREFUSED'));
+    inf.start();
+    await tick();
+    expect(source.lists.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(source.lists.length).toBe(1); // sleeping out 20 s
+    expect(back).toBeDefined();
+    back?.(); // another request of the process got an answer
+    await tick();
+    expect(source.lists.length).toBe(2);
+    expect(inf.hasSynced()).toBe(true);
+    expect(back).toBeUndefined(); // unregistered once awake
+    await inf.stop();
+  });
 });

@@ -64,6 +64,14 @@ export interface WatchHandle {
 export interface ListWatchSource {
   list(opts: ListOptions): Promise<ListResult>;
   watch(opts: WatchOptions, handlers: WatchHandlers): WatchHandle;
+  /**
+   * Optional: calls `fn` once the server answers any request again after an
+   * outage, so a reflector sleeping out its backoff retries at once (after an API
+   * server restart every watch of the process is back within a moment of the
+   * first answer, instead of up to the 30 s backoff cap later). Returns the
+   * unregister function.
+   */
+  onServerBack?(fn: () => void): () => void;
 }
 
 // ---------------------------------------------------------------------------
@@ -100,6 +108,7 @@ export interface InformerOptions<T extends KubernetesObject> {
   minWatchDurationMs?: number;
   /** Re-deliver every cached object as an update this often (controller-runtime's SyncPeriod); off by default. */
   resyncPeriodMs?: number;
+
   random?: () => number;
   now?: () => number;
 }
@@ -484,6 +493,12 @@ interface WatchEnd {
   err?: unknown;
 }
 
+/** The server answered "try again soon": 429 Too Many Requests or 503 Service Unavailable. */
+function busy(err: unknown): boolean {
+  const code = codeOf(err);
+  return code === 429 || code === 503;
+}
+
 /** A watch ERROR event's Status, or an HTTP error, with this code. */
 function codeOf(v: unknown): number | undefined {
   if (!isRecord(v)) return undefined;
@@ -541,7 +556,7 @@ class Reflector<T extends KubernetesObject> {
           await this.listAndReplace();
         } catch (err) {
           if (this.stopped) break;
-          this.failures++;
+          this.failures = busy(err) ? 1 : this.failures + 1;
           this.lastError = errorMessage(err);
           this.informer.reflectorRestart('list_error');
           const delay = this.backoffMs(this.failures);
@@ -554,7 +569,14 @@ class Reflector<T extends KubernetesObject> {
       if (end.reason === 'stopped') break;
       this.informer.reflectorRestart(end.reason);
       if (end.relist) this.needsList = true;
-      if (end.healthy) this.failures = 0;
+      // 410 Gone is an answer, not a failure: the server is there, our
+      // resourceVersion is just too old (always so after an API server restart,
+      // whose watch cache starts afresh). Relist at once.
+      if (end.healthy || end.reason === 'gone') this.failures = 0;
+      // 429 or 503: the server is there but busy (a restarted API server answers
+      // so while it warms up). Retry in about a second, not after the backoff an
+      // outage before it may have built up.
+      else if (busy(end.err)) this.failures = Math.min(this.failures, 1);
       // The first retry after a watch that worked is immediate (a routine
       // server close is the common case); quick repeated failures back off.
       const delay = this.failures === 0 ? 0 : this.backoffMs(this.failures);
@@ -646,7 +668,8 @@ class Reflector<T extends KubernetesObject> {
 
       handle = cfg.source.watch(opts, {
         onConnected: () => {
-          if (!finished) this.setConnected(true);
+          if (finished) return;
+          this.setConnected(true);
         },
         onEvent: (type, object) => {
           if (finished) return;
@@ -707,15 +730,19 @@ class Reflector<T extends KubernetesObject> {
   private sleep(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
+      let unsubscribe: (() => void) | undefined;
+      const done = () => {
         clearTimeout(timer);
+        unsubscribe?.();
         this.wake = undefined;
         resolve();
       };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+      // The API server answered another request of this process after an outage:
+      // stop sleeping out the backoff and retry now. Only a sleep is cut short; a
+      // retry that fails again backs off as before.
+      unsubscribe = this.cfg.source.onServerBack?.(done);
     });
   }
 }

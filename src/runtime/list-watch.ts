@@ -2,7 +2,7 @@
 // requestJSON (works for core, built-in and custom resources alike, with any
 // KubeConfig authentication), and client-node's Watch for the stream.
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
-import { apiVersionOf, isRecord, requestJSON, resourcePath, statusCodeOf, type ResourceRef } from './client.js';
+import { apiVersionOf, isRecord, onServerBack, recordServerAnswer, requestJSON, resourcePath, statusCodeOf, type ResourceRef } from './client.js';
 import type { ListOptions, ListResult, ListWatchSource, WatchHandle, WatchHandlers, WatchOptions } from './informer.js';
 
 export interface KubeListWatchOptions {
@@ -65,6 +65,8 @@ export function kubeListWatch(kc: KubeConfig, resource: ResourceRef, opts: KubeL
   }
 
   return {
+    onServerBack: (fn) => onServerBack(kc, fn),
+
     async list(o: ListOptions): Promise<ListResult> {
       try {
         return await listPages(o, pageSize);
@@ -88,6 +90,8 @@ export function kubeListWatch(kc: KubeConfig, resource: ResourceRef, opts: KubeL
       const close = (err?: unknown) => {
         if (closed) return;
         closed = true;
+        // An HTTP status is an answer; none means the connection failed or broke.
+        if (err !== undefined && err !== null && !stopped) recordServerAnswer(kc, statusCodeOf(err) !== undefined);
         handlers.onClose(err === null ? undefined : err);
       };
       const query: Record<string, string | number | boolean | undefined> = {
@@ -107,6 +111,7 @@ export function kubeListWatch(kc: KubeConfig, resource: ResourceRef, opts: KubeL
       ).then(
         (c) => {
           controller = c;
+          if (!closed) recordServerAnswer(kc, true);
           if (stopped) c.abort();
           // Watch resolves once the response headers arrived (or after it has
           // already reported a failure through done).

@@ -20,7 +20,9 @@ interface Harness {
   signals: AbortSignal[];
 }
 
-function harness(opts: { lease?: FakeLease; identity?: string; reconciler?: Reconciler; grace?: number; source?: FakeListWatch } = {}): Harness {
+function harness(
+  opts: { lease?: FakeLease; identity?: string; reconciler?: Reconciler; grace?: number; source?: FakeListWatch; onLeadershipLost?: 'exit' | 'standby' } = {},
+): Harness {
   const source = opts.source ?? new FakeListWatch();
   const metrics = new Metrics({ defaultMetrics: false });
   const informer = new Informer({ resource: RESOURCE, source, random: () => 0, metrics: metrics.informerMetrics('backendapps') });
@@ -38,6 +40,7 @@ function harness(opts: { lease?: FakeLease; identity?: string; reconciler?: Reco
     healthProbeBindAddress: '0',
     gracefulShutdownTimeoutMs: opts.grace ?? 30_000,
     cacheSyncTimeoutMs: 120_000,
+    ...(opts.onLeadershipLost && { onLeadershipLost: opts.onLeadershipLost }),
     ...(opts.lease && {
       leaderElection: { client: opts.lease.client(), name: 'backendapp-operator', identity: opts.identity ?? 'a', random: () => 0 },
     }),
@@ -180,6 +183,67 @@ describe('Manager', () => {
     expect(h.source.active()).toEqual([]);
     // It does not release a lease it no longer holds.
     expect(lease.record?.holderIdentity).toBe('a');
+  });
+
+  it('with onLeadershipLost standby: stops reconciling at once, keeps running, and resumes when it leads again', async () => {
+    const lease = new FakeLease();
+    const signals: AbortSignal[] = [];
+    const calls: string[] = [];
+    let hang = true;
+    const h = harness({
+      lease,
+      onLeadershipLost: 'standby',
+      reconciler: {
+        reconcile: (req, ctx) => {
+          calls.push(req.name);
+          signals.push(ctx.signal);
+          // A reconcile waiting on the API server ends when its requests are aborted.
+          return hang ? new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))) : Promise.resolve();
+        },
+      },
+    });
+    h.source.upsert(app('one'));
+    const run = h.mgr.start();
+    let settled = false;
+    run.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await flush();
+    await h.mgr.elected();
+    await flush();
+    expect(calls).toEqual(['one']);
+    // An API server outage: the lease cannot be renewed.
+    lease.failWith = new Error('apiserver unreachable');
+    await vi.advanceTimersByTimeAsync(12_100);
+    expect(signals[0]?.aborted).toBe(true); // no more writes from this replica
+    expect(settled).toBe(false); // and no exit
+    h.source.upsert(app('two'));
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(calls).toEqual(['one']); // nothing reconciled while standing by
+    // The server is back: the replica takes its lease again and reconciles everything.
+    hang = false;
+    lease.failWith = undefined;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(calls.slice(1).sort()).toEqual(['one', 'two']);
+    await h.mgr.stop();
+    await expect(run).resolves.toBeUndefined();
+  });
+
+  it('with onLeadershipLost standby: still exits if a reconcile does not stop within the grace period', async () => {
+    const lease = new FakeLease();
+    const h = harness({ lease, onLeadershipLost: 'standby', grace: 5_000, reconciler: { reconcile: () => new Promise(() => {}) } });
+    h.source.upsert(app('one'));
+    const run = h.mgr.start();
+    let err: unknown;
+    run.catch((e: unknown) => (err = e));
+    await flush();
+    await h.mgr.elected();
+    lease.failWith = new Error('apiserver unreachable');
+    await vi.advanceTimersByTimeAsync(12_100);
+    expect(err).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(err).toBeInstanceOf(LeaderElectionLostError);
   });
 
   it('fails with CacheSyncTimeoutError naming the informer and its error', async () => {

@@ -56,6 +56,16 @@ export interface ManagerOptions {
   cacheSyncTimeoutMs?: number;
   /** /readyz tolerates a watch being down this long, so routine re-watches do not flap readiness (default 5 s). */
   readinessWatchGraceMs?: number;
+  /**
+   * What losing leadership does. 'exit' (default, as controller-runtime): start()
+   * rejects with LeaderElectionLostError and the process should exit. 'standby':
+   * the controllers stop at once (the API requests of reconciles in flight are
+   * aborted), the caches stay warm, and the process campaigns again; when it
+   * leads again, the controllers start over and reconcile everything. An API
+   * server or etcd outage longer than the renew deadline then costs no restart
+   * (nor, in a pod, a CrashLoopBackOff that outlasts the outage).
+   */
+  onLeadershipLost?: 'exit' | 'standby';
 }
 
 interface Deferred<T> {
@@ -83,7 +93,8 @@ export class Manager {
   private readonly readinessWatchGraceMs: number;
   private readonly stopRequested = deferred<void>();
   private readonly electedD = deferred<void>();
-  private readonly leading = deferred<void>();
+  private leading = deferred<void>();
+  private readonly onLeadershipLost: 'exit' | 'standby';
   private readonly stoppedD = deferred<void>();
   private readonly leAbort = new AbortController();
   private state: State = 'new';
@@ -94,6 +105,7 @@ export class Manager {
     this.gracefulShutdownTimeoutMs = opts.gracefulShutdownTimeoutMs ?? 30_000;
     this.cacheSyncTimeoutMs = opts.cacheSyncTimeoutMs ?? 120_000;
     this.readinessWatchGraceMs = opts.readinessWatchGraceMs ?? 5_000;
+    this.onLeadershipLost = opts.onLeadershipLost ?? 'exit';
     const healthOpts: ConstructorParameters<typeof HealthServer>[0] = { registry: this.metrics.registry, logger: this.logger };
     if (opts.metricsBindAddress !== undefined) healthOpts.metricsBindAddress = opts.metricsBindAddress;
     if (opts.healthProbeBindAddress !== undefined) healthOpts.healthProbeBindAddress = opts.healthProbeBindAddress;
@@ -170,22 +182,48 @@ export class Manager {
       this.logger.info({ informers: [...this.informers].map((i) => i.name) }, 'waiting for caches to sync');
       if ((await this.waitForCaches(stop)) === 'synced') {
         this.logger.info('caches synced');
-        let leRun: Promise<'lost' | 'stopped'> | undefined;
-        let next: 'leading' | 'stop' | 'lost' = 'leading';
-        if (this.elector) {
-          leRun = this.elector.run(this.leAbort.signal);
-          next = await Promise.race([
-            this.leading.promise.then(() => 'leading' as const),
-            stop,
-            leRun.then((o) => (o === 'lost' ? ('lost' as const) : ('stop' as const))),
-          ]);
-        }
-        if (next === 'lost') lost = true;
-        if (next === 'leading') {
+        if (!this.elector) {
           for (const c of this.controllers) c.start();
           this.electedD.resolve();
-          const end = await Promise.race([stop, ...(leRun ? [leRun] : [])]);
-          if (end === 'lost') lost = true;
+          await stop;
+        } else {
+          for (;;) {
+            const leRun = this.elector.run(this.leAbort.signal);
+            const next = await Promise.race([
+              this.leading.promise.then(() => 'leading' as const),
+              stop,
+              leRun.then((o) => (o === 'lost' ? ('lost' as const) : ('stop' as const))),
+            ]);
+            if (next === 'lost') lost = true;
+            if (next !== 'leading') break;
+            for (const c of this.controllers) c.start();
+            this.electedD.resolve();
+            const end = await Promise.race([stop, leRun]);
+            if (end !== 'lost') break;
+            if (this.onLeadershipLost === 'exit') {
+              lost = true;
+              break;
+            }
+            // Standby: stop writing now, before another replica can take the lease
+            // (renew deadline < lease duration), and campaign again.
+            this.logger.warn('leadership lost; reconciling stops until this replica leads again');
+            await Promise.all(this.controllers.map((c) => c.stop(0)));
+            // Their API requests are aborted; a reconcile that still does not end
+            // (it waits on something else) must not run beside the next leader's:
+            // then exit after all, as in 'exit' mode.
+            let timer: NodeJS.Timeout | undefined;
+            const drained = await Promise.race([
+              Promise.all(this.controllers.map((c) => c.stopped())).then(() => true),
+              new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.gracefulShutdownTimeoutMs))),
+            ]);
+            clearTimeout(timer);
+            if (!drained) {
+              this.logger.error({ timeoutMs: this.gracefulShutdownTimeoutMs }, 'reconciles did not stop after leadership was lost');
+              lost = true;
+              break;
+            }
+            this.leading = deferred<void>();
+          }
         }
       }
     } catch (err) {
