@@ -55,6 +55,10 @@ function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined } =
       writes.push(`apply ${obj.kind}/${obj.metadata?.name}`);
       return { ...obj, metadata: { ...obj.metadata, uid: `u-${obj.metadata?.name}`, resourceVersion: '1' } };
     },
+    replaceLists: async (obj, lists) => {
+      writes.push(`replaceLists ${obj.kind}/${obj.metadata?.name} ${lists.map((l) => l.path).join(',')}`);
+      return obj;
+    },
     delete: async (obj) => {
       writes.push(`delete ${obj.kind}/${obj.metadata?.name}`);
       store.get(key(obj))?.delete(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
@@ -83,6 +87,8 @@ function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined } =
     children,
     put,
     status: () => status,
+    /** Removes a child from the caches, as its watch event would after a deletion by hand. */
+    drop: (k: string, name: string) => store.get(k)?.delete(`${NS}/${name}`),
     setApp: (a: KubernetesObject) => (current = a),
     reconcile: () => reconciler.reconcile({ namespace: NS, name: 'web' }),
   };
@@ -184,6 +190,48 @@ describe('BackendAppReconciler', () => {
     expect(w.writes.filter((x) => x.startsWith('delete'))).toEqual(['delete Secret/web-postgres-credentials']);
     expect(w.events.some((e) => e.includes('RetainedData'))).toBe(true);
     expect(w.writes[w.writes.length - 1]).toBe('removeFinalizer');
+  });
+});
+
+describe('BackendAppReconciler under hand edits', () => {
+  it('brings a credentials Secret deleted by hand back with the same values; a new app of that name gets new ones', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    const before = w.children.get('v1/Secret', NS, 'web-postgres-credentials') as { data?: Record<string, string> } | undefined;
+    expect(before?.data?.['password']).toBeTruthy();
+    w.drop('v1/Secret', 'web-postgres-credentials');
+    w.writes.length = 0;
+    await w.reconcile();
+    expect(w.writes).toContain('apply Secret/web-postgres-credentials');
+    expect((w.children.get('v1/Secret', NS, 'web-postgres-credentials') as { data?: unknown }).data).toEqual(before?.data);
+    // Another app (a new uid) that happens to have the name: it must not inherit them.
+    w.drop('v1/Secret', 'web-postgres-credentials');
+    w.setApp(app(SPEC, { uid: 'uid-2' }));
+    await w.reconcile();
+    const fresh = w.children.get('v1/Secret', NS, 'web-postgres-credentials') as { data?: Record<string, string> } | undefined;
+    expect(fresh?.data?.['password']).toBeTruthy();
+    expect(fresh?.data?.['password']).not.toBe(before?.data?.['password']);
+  });
+
+  it('puts back a list a hand edit renumbered, when that makes its apply invalid', async () => {
+    let armed = false;
+    const duplicate = Object.assign(new Error('Service "web-api" is invalid: spec.ports[1].name: Duplicate value: "http"'), { code: 422 });
+    const w = world({
+      refuse: (o) => {
+        if (!armed || o.kind !== 'Service' || o.metadata?.name !== 'web-api') return undefined;
+        armed = false;
+        return duplicate;
+      },
+    });
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    const svc = w.children.get('v1/Service', NS, 'web-api') as KubernetesObject & { spec: { ports: { port: number }[] } };
+    w.put({ ...svc, metadata: { ...svc.metadata, resourceVersion: '7' }, spec: { ...svc.spec, ports: [{ ...svc.spec.ports[0], port: 31337 }] } } as KubernetesObject);
+    armed = true;
+    w.writes.length = 0;
+    await w.reconcile();
+    expect(w.writes.filter((x) => x.includes('Service/web-api'))).toEqual(['replaceLists Service/web-api /spec/ports', 'apply Service/web-api']);
   });
 });
 

@@ -17,8 +17,9 @@ import {
 import { renderApp } from '../render/index.js';
 import { COMPONENT_LABEL, CREDENTIALS_LABEL, INSTANCE_LABEL } from '../render/labels.js';
 import type { EventRecorder } from '../runtime/events.js';
+import { statusCodeOf } from '../runtime/client.js';
 import { errorMessage } from '../runtime/logger.js';
-import { canonicalJSON, needsApply, withAppliedHash } from './drift.js';
+import { canonicalJSON, divergentLists, needsApply, withAppliedHash } from './drift.js';
 import type { ChildCaches, Writer } from './cluster.js';
 import { desiredStatus, withTransitionTimes, type Blocker, type ComponentObservation } from './status.js';
 
@@ -40,22 +41,35 @@ export interface Request {
 }
 
 export class BackendAppReconciler {
+  /**
+   * The credentials this process last rendered, by "namespace/secret name", with
+   * the uid of their app: a credentials Secret deleted by hand comes back with the
+   * same values (the databases were initialised with them), not new ones.
+   */
+  private readonly credentials = new Map<string, { app: string; uid: string | undefined; data: Record<string, string> }>();
+
   constructor(private readonly deps: ReconcilerDeps) {}
 
   async reconcile(req: Request, ctx?: { log: Logger }): Promise<void> {
     const log = ctx?.log ?? this.deps.log;
     const app = this.deps.apps.get(req.namespace, req.name);
-    if (!app) return; // deleted: its children go by garbage collection
+    if (!app) {
+      // Deleted: its children go by garbage collection; a new app of the same name gets new credentials.
+      for (const [k, v] of this.credentials) if (v.app === req.name && k.startsWith(`${req.namespace}/`)) this.credentials.delete(k);
+      return;
+    }
     if (app.metadata?.deletionTimestamp) return this.finalize(app, log);
-    await this.ensureFinalizer(app);
 
     const validation = validateBackendApp(app);
     if (!validation.ok) {
+      await this.ensureFinalizer(app);
       // Nothing else changes: running workloads are never torn down by a bad edit.
       return this.reportStatus(app, [], log, { reason: 'InvalidSpec', message: `Invalid spec: ${formatFieldErrors(validation.errors)}` });
     }
     const valid = validation.app;
-    const desired = await this.render(valid);
+    // The finalizer is in place before any child exists; the credentials are read
+    // meanwhile, which saves a round trip on a new app.
+    const [, desired] = await Promise.all([this.ensureFinalizer(app), this.render(valid)]);
     try {
       await this.applyAll(app, desired, log);
       await this.prune(app, desired, log);
@@ -72,7 +86,8 @@ export class BackendAppReconciler {
   /**
    * Renders with the credentials that already exist, so a re-render never changes a
    * password. A Secret the cache has not seen yet (just created, watch lagging) is
-   * read from the API server before anything new is generated.
+   * read from the API server before anything new is generated; one that is gone
+   * (deleted by hand) gets the values this process last rendered for the app.
    */
   private async render(app: BackendApp): Promise<KubernetesObject[]> {
     const ns = app.metadata.namespace ?? 'default';
@@ -83,14 +98,21 @@ export class BackendAppReconciler {
     let desired = renderApp(app, { existingSecrets: existing });
     const unseen = desired.filter((o) => o.kind === 'Secret' && o.metadata?.labels?.[CREDENTIALS_LABEL] === 'true' && !existing[o.metadata.name ?? '']);
     let found = false;
-    for (const s of unseen) {
-      const live = await this.deps.writer.get(s);
-      if (live) {
-        existing[s.metadata?.name ?? ''] = decodeData(live);
-        found = true;
-      }
+    const lives = await Promise.all(unseen.map((s) => this.deps.writer.get(s)));
+    for (const [i, s] of unseen.entries()) {
+      const name = s.metadata?.name ?? '';
+      const live = lives[i];
+      const kept = this.credentials.get(`${ns}/${name}`);
+      if (live) existing[name] = decodeData(live);
+      else if (kept && kept.uid === app.metadata.uid) existing[name] = kept.data;
+      else continue;
+      found = true;
     }
     if (found) desired = renderApp(app, { existingSecrets: existing });
+    for (const o of desired) {
+      if (o.kind !== 'Secret' || o.metadata?.labels?.[CREDENTIALS_LABEL] !== 'true') continue;
+      this.credentials.set(`${ns}/${o.metadata.name}`, { app: app.metadata.name, uid: app.metadata.uid, data: decodeData(o) });
+    }
     return desired;
   }
 
@@ -105,8 +127,27 @@ export class BackendAppReconciler {
     const updated: KubernetesObject[] = [];
     const pending = desired.filter((d) => needsApply(d, this.deps.children.get(key(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '')));
     const applyOne = async (d: KubernetesObject) => {
-      const existed = this.deps.children.get(key(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '') !== undefined;
-      const applied = await this.deps.writer.apply(withAppliedHash(d));
+      const live = this.deps.children.get(key(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '');
+      const existed = live !== undefined;
+      let applied: KubernetesObject;
+      try {
+        applied = await this.deps.writer.apply(withAppliedHash(d));
+      } catch (err) {
+        // A hand edit of a list can make our apply invalid (a Service port renumbered
+        // by hand keeps its name; ours would be a second port of that name): put our
+        // lists back first, then apply again.
+        const lists = live && statusCodeOf(err) === 422 ? divergentLists(d, live) : [];
+        if (!live || !lists.length) throw err;
+        log.info({ object: `${d.kind}/${d.metadata?.name}`, lists: lists.map((l) => l.path) }, 'apply refused after a hand edit of a list; replacing the list');
+        await this.deps.writer.replaceLists(live, lists);
+        applied = await this.deps.writer.apply(withAppliedHash(d));
+      }
+      // Items another manager added to a list survive a forced apply; remove them.
+      const foreign = divergentLists(d, applied, true);
+      if (foreign.length) {
+        applied = await this.deps.writer.replaceLists(applied, foreign);
+        log.info({ object: `${d.kind}/${d.metadata?.name}`, lists: foreign.map((f) => f.path) }, 'removed list items another field manager added');
+      }
       this.deps.children.observe(key(d), applied);
       (existed ? updated : created).push(d);
     };

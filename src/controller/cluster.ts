@@ -60,6 +60,8 @@ export interface Writer {
   get(obj: KubernetesObject): Promise<KubernetesObject | undefined>;
   list(key: string, namespace: string, labelSelector: string): Promise<KubernetesObject[]>;
   apply(obj: KubernetesObject): Promise<KubernetesObject>;
+  /** Replaces whole lists (JSON pointers) of `obj`, if it has not changed since (its resourceVersion). */
+  replaceLists(obj: KubernetesObject, lists: { path: string; value: unknown[] }[]): Promise<KubernetesObject>;
   delete(obj: KubernetesObject): Promise<void>;
   replaceStatus(app: KubernetesObject, status: BackendAppStatus): Promise<void>;
   addFinalizer(app: KubernetesObject, finalizer: string): Promise<void>;
@@ -96,6 +98,18 @@ export function apiWriter(kc: KubeConfig): Writer {
         query: { fieldManager: FIELD_MANAGER, force: true },
         contentType: 'application/apply-patch+yaml',
         body: obj,
+      })) as KubernetesObject;
+    },
+    async replaceLists(obj, lists) {
+      return (await requestJSON(kc, {
+        method: 'PATCH',
+        path: path(obj),
+        query: { fieldManager: FIELD_MANAGER },
+        contentType: JSON_PATCH,
+        body: [
+          { op: 'test', path: '/metadata/resourceVersion', value: obj.metadata?.resourceVersion },
+          ...lists.map((l) => ({ op: 'replace', path: l.path, value: l.value })),
+        ],
       })) as KubernetesObject;
     },
     async delete(obj) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { APPLIED_HASH_ANNOTATION, appliedHash, canonicalJSON, isSubset, needsApply, withAppliedHash } from './drift.js';
+import { APPLIED_HASH_ANNOTATION, appliedHash, canonicalJSON, divergentLists, isSubset, needsApply, withAppliedHash } from './drift.js';
 
 const desired = {
   apiVersion: 'apps/v1',
@@ -63,6 +63,21 @@ describe('needsApply', () => {
     const live = liveOf(desired);
     delete (live.metadata as unknown as { annotations: Record<string, string> }).annotations[APPLIED_HASH_ANNOTATION];
     expect(needsApply(desired, live)).toBe(true);
+  });
+});
+
+describe('divergentLists', () => {
+  const desired = { spec: { ports: [{ name: 'http', port: 8000 }], template: { containers: [{ name: 'api', env: [{ name: 'A', value: '1' }] }] } } };
+  it('finds lists whose items differ, or only those with a different number of items', () => {
+    const renumbered = { spec: { ports: [{ name: 'http', port: 31337, protocol: 'TCP' }], template: { containers: [{ name: 'api', env: [{ name: 'A', value: '1' }] }] } } };
+    expect(divergentLists(desired, renumbered)).toEqual([{ path: '/spec/ports', value: [{ name: 'http', port: 8000 }] }]);
+    expect(divergentLists(desired, renumbered, true)).toEqual([]);
+    const added = { spec: { ports: [{ name: 'http', port: 8000 }], template: { containers: [{ name: 'api', env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }] }] } } };
+    expect(divergentLists(desired, added, true)).toEqual([{ path: '/spec/template/containers/0/env', value: [{ name: 'A', value: '1' }] }]);
+  });
+  it('is empty when the live object holds our lists (defaults added), and escapes keys as JSON pointers', () => {
+    expect(divergentLists(desired, { spec: { ports: [{ name: 'http', port: 8000, protocol: 'TCP' }], template: desired.spec.template } })).toEqual([]);
+    expect(divergentLists({ metadata: { 'a/b~c': [1] } }, { metadata: { 'a/b~c': [1, 2] } })).toEqual([{ path: '/metadata/a~1b~0c', value: [1] }]);
   });
 });
 

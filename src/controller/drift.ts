@@ -65,6 +65,31 @@ function scalarEqual(want: unknown, have: unknown): boolean {
   return false;
 }
 
+/**
+ * Lists of `desired` that the live object holds differently, as JSON pointers
+ * with the desired list. Server-side apply merges list-maps item by item and
+ * keeps the items another field manager owns, so a hand edit of a list can
+ * outlive a forced apply: a Service port renumbered by hand becomes a new item
+ * owned by whoever edited it (and, keeping its name, makes our apply invalid);
+ * an added port or container simply stays. The operator owns the whole object,
+ * so it replaces such lists. `onlyLength`: only lists with a different number of
+ * items (after an apply, the items it could not remove).
+ */
+export function divergentLists(desired: unknown, live: unknown, onlyLength = false, path = ''): { path: string; value: unknown[] }[] {
+  if (Array.isArray(desired)) {
+    if (!Array.isArray(live)) return [];
+    if (live.length !== desired.length) return [{ path, value: desired }];
+    if (!onlyLength && !isSubset(desired, live)) return [{ path, value: desired }];
+    return desired.flatMap((d, i) => divergentLists(d, live[i], onlyLength, `${path}/${i}`));
+  }
+  if (isPlainObject(desired) && isPlainObject(live)) {
+    return Object.entries(desired).flatMap(([k, v]) =>
+      v === undefined ? [] : divergentLists(v, live[k], onlyLength, `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`),
+    );
+  }
+  return [];
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
