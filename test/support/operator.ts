@@ -103,6 +103,8 @@ export interface AuditEvent {
   subresource?: string;
   name?: string;
   namespace?: string;
+  /** For a request of no resource (GET /readyz, /version): its path. */
+  nonResourcePath?: string;
   /** The HTTP status of the answer (403 for a request RBAC refused). */
   code?: number;
   /** Epoch ms of the answer. */
@@ -131,6 +133,7 @@ export function auditEvents(user: string, sinceMs: number): AuditEvent[] {
       const e = JSON.parse(line) as {
         user?: { username?: string };
         verb: string;
+        requestURI?: string;
         stageTimestamp: string;
         responseStatus?: { code?: number };
         objectRef?: { apiGroup?: string; resource?: string; subresource?: string; name?: string; namespace?: string };
@@ -144,6 +147,7 @@ export function auditEvents(user: string, sinceMs: number): AuditEvent[] {
         subresource: e.objectRef?.subresource,
         name: e.objectRef?.name,
         namespace: e.objectRef?.namespace,
+        nonResourcePath: e.objectRef ? undefined : e.requestURI?.split('?')[0],
         code: e.responseStatus?.code,
         at,
       });
