@@ -89,6 +89,35 @@ describe('Informer', () => {
     await inf.stop();
   });
 
+  it('observe() caches our own write before its event, and never an older copy over a newer one', async () => {
+    const { source, inf, events } = setup();
+    inf.start();
+    await tick();
+    const written: KubernetesObject = source.upsertSilently({ ...obj('a', 'x', { v: '1' }), metadata: { namespace: 'a', name: 'x', uid: 'u1', labels: { v: '1' } } });
+    inf.observe(written);
+    expect(inf.get('a', 'x')?.metadata?.labels).toEqual({ v: '1' });
+    expect(events).toEqual([]); // the watch event will call the handlers
+    const newer = source.upsert({ ...written, metadata: { ...written.metadata, labels: { v: '2' } } });
+    inf.observe(written); // a slow answer to an earlier write
+    expect(inf.get('a', 'x')?.metadata?.resourceVersion).toBe(newer.metadata?.resourceVersion);
+    await inf.stop();
+  });
+
+  it('observe() does not bring back an object the watch already reported deleted (a deletion racing our write)', async () => {
+    const { source, inf } = setup();
+    inf.start();
+    await tick();
+    const created = source.upsert({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { namespace: 'a', name: 'x', uid: 'u1' } });
+    source.delete('a', 'x'); // deleted by hand before the answer to our create arrived
+    inf.observe(created);
+    expect(inf.get('a', 'x')).toBeUndefined();
+    // A new object of the same name (our next create) is cached as usual.
+    const again = source.upsertSilently({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { namespace: 'a', name: 'x', uid: 'u2' } });
+    inf.observe(again);
+    expect(inf.get('a', 'x')?.metadata?.uid).toBe('u2');
+    await inf.stop();
+  });
+
   it('re-watches from the last seen resourceVersion (bookmarks included) after a clean close, without relisting', async () => {
     const { source, inf, restarts } = setup();
     inf.start();

@@ -166,6 +166,13 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   private resyncTimer: NodeJS.Timeout | undefined;
   private syncWaiters: Array<() => void> = [];
   private started = false;
+  /**
+   * uid → when its deletion was seen, oldest first, kept DELETED_UID_TTL_MS: a
+   * write of ours can answer after the watch has already reported the object
+   * deleted (a hand deletion racing our apply), and observe() must not put it back.
+   */
+  private readonly deletedUids = new Map<string, number>();
+  private readonly now: () => number;
 
   constructor(opts: InformerOptions<T>) {
     this.resource = opts.resource;
@@ -174,6 +181,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.metrics = opts.metrics;
     this.transform = opts.transform;
     this.resyncPeriodMs = opts.resyncPeriodMs ?? 0;
+    this.now = opts.now ?? Date.now;
     const namespaced = opts.resource.namespaced ?? true;
     const scopes: Array<string | undefined> =
       namespaced && opts.namespaces && opts.namespaces.length > 0 ? [...new Set(opts.namespaces)] : [undefined];
@@ -329,6 +337,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   observe(obj: T): void {
     const stored = this.accept(obj);
     if (!stored) return;
+    // Already deleted: caching it would hide the deletion until the next relist.
+    if (stored.metadata?.uid && this.deletedUids.has(stored.metadata.uid)) return;
     const old = this.get(nsOf(stored), stored.metadata?.name ?? '');
     if (old && isOlder(stored, old)) return;
     this.put(stored, old);
@@ -340,6 +350,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     const name = obj.metadata?.name ?? '';
     const old = this.get(ns, name);
     if (type === 'DELETED') {
+      this.rememberDeleted(obj);
       if (old) this.remove(old);
       this.emitDelete(obj, false);
       return;
@@ -358,6 +369,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     const inScope = scope === undefined ? this.list() : this.list(scope);
     for (const old of inScope) {
       if (!fresh.has(`${nsOf(old)}/${old.metadata?.name ?? ''}`)) {
+        this.rememberDeleted(old);
         this.remove(old);
         this.emitDelete(old, true);
       }
@@ -408,6 +420,15 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       if (index) for (const v of fn(obj)) addToIndex(index, v, obj);
     }
     this.metrics?.cacheSize(this.size);
+  }
+
+  private rememberDeleted(obj: T): void {
+    const now = this.now();
+    for (const [uid, at] of this.deletedUids) {
+      if (now - at < DELETED_UID_TTL_MS) break;
+      this.deletedUids.delete(uid);
+    }
+    if (obj.metadata?.uid) this.deletedUids.set(obj.metadata.uid, now);
   }
 
   private remove(obj: T): void {
@@ -751,6 +772,9 @@ class Reflector<T extends KubernetesObject> {
  * resourceVersions are opaque, but the API server's are etcd revisions; like
  * client-go's mutation cache we order them as integers when both are integers.
  */
+/** How long a deleted object's uid is remembered; longer than any write of ours takes to answer. */
+const DELETED_UID_TTL_MS = 10 * 60_000;
+
 function isOlder(a: KubernetesObject, b: KubernetesObject): boolean {
   const ra = a.metadata?.resourceVersion;
   const rb = b.metadata?.resourceVersion;

@@ -146,10 +146,11 @@ export class FakeListWatch implements ListWatchSource {
    * Changes state without telling the watches, as if the events were lost
    * while the client was disconnected (pair it with compact() to force a relist).
    */
-  upsertSilently<T extends KubernetesObject>(obj: T): void {
+  upsertSilently<T extends KubernetesObject>(obj: T): T {
     const stored = structuredClone(obj);
     stored.metadata = { ...stored.metadata, resourceVersion: String(++this.rv) };
     this.objects.set(keyOf(stored), stored);
+    return stored;
   }
 
   deleteSilently(namespace: string, name: string): void {
