@@ -20,6 +20,7 @@ import {
   mergePatch,
   metric,
   requireLocalCluster,
+  sleep,
   releaseApps,
   waitAllReady,
   whileAlive,
@@ -33,7 +34,6 @@ const RECONCILE_BOUND_MS = 30_000;
 
 const ns = useNamespace('drill-restart');
 let operator: OperatorProcess | undefined;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 afterAll(async () => {
   await operator?.stop();

@@ -28,6 +28,7 @@ import {
   metric,
   objKey,
   releaseApps,
+  sleep,
   remove,
   waitAllReady,
   whileAlive,
@@ -42,7 +43,6 @@ const RSS_BOUND = 50 * MB;
 
 const ns = useNamespace('drill-storm');
 let operator: OperatorProcess | undefined;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 afterAll(async () => {
   await operator?.stop();

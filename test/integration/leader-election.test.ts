@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { kubectlOk, useNamespace, waitFor } from '../support/cluster.js';
 import { apply, smallApp, waitReady, getJSON } from '../support/apps.js';
-import { startOperator, type OperatorProcess } from '../support/operator.js';
+import { identityOf, startOperator, type OperatorProcess } from '../support/operator.js';
 
 const ns = useNamespace('leader');
 const LEASE = 'backendapp-operator.backendapp.io';
@@ -12,14 +12,6 @@ const operators: OperatorProcess[] = [];
 afterAll(async () => {
   await Promise.all(operators.map((o) => o.stop()));
 });
-
-function identityOf(op: OperatorProcess): string {
-  for (const line of op.lines) {
-    const m = /"identity":"([^"]+)","msg":"starting backendapp-operator"/.exec(line);
-    if (m?.[1]) return m[1];
-  }
-  throw new Error('operator did not log its identity');
-}
 
 async function holder(): Promise<string> {
   const lease = await getJSON<{ spec: { holderIdentity?: string } }>(ns.name, `lease/${LEASE}`);

@@ -95,6 +95,15 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
   };
 }
 
+/** The identity the operator campaigns for the Lease with, from its start-up log line. */
+export function identityOf(op: OperatorProcess): string {
+  for (const line of op.lines) {
+    const m = /"identity":"([^"]+)","msg":"starting backendapp-operator"/.exec(line);
+    if (m?.[1]) return m[1];
+  }
+  throw new Error('operator did not log its identity');
+}
+
 export interface AuditEvent {
   verb: string;
   /** '' for the core group. */
