@@ -56,10 +56,11 @@ export function render(m: Manifest): KubernetesObject[] {
 }
 
 /** Volumes (claims) one app needs: one per database with storage. */
+/** Claims one app's StatefulSets make, as rendered (a database keeps a volume even when its spec names no storage). */
 export function volumesPerApp(profile: Profile): number {
-  const m = manifest(profile, 'x', 'x');
-  const dbs = (m.spec['databases'] ?? {}) as Record<string, { storage?: unknown }>;
-  return Object.values(dbs).filter((d) => d.storage).length;
+  return render(manifest(profile, 'x', 'x'))
+    .filter((o) => o.kind === 'StatefulSet')
+    .reduce((n, o) => n + (((o as { spec?: { volumeClaimTemplates?: unknown[] } }).spec?.volumeClaimTemplates?.length) ?? 0), 0);
 }
 
 /** "Deployment/app-0-api": how the tracker names an expected child. */
