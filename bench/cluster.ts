@@ -5,7 +5,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { HttpError, Kube, isNotFound, pool, sleep } from './kube.js';
+import { Kube, isNotFound, pool, sleep } from './kube.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -218,7 +218,6 @@ export async function deleteNamespaces(c: Cluster, names: string[], timeoutMs = 
     if (Date.now() > deadline) throw new Error(`namespaces still terminating after ${timeoutMs / 1000} s: ${left.slice(0, 5).join(', ')}`);
     await sleep(1000);
   }
-  await recyclePVs(c);
 }
 
 async function existingNamespaces(c: Cluster, names: string[]): Promise<string[]> {
@@ -261,40 +260,12 @@ async function listPVs(c: Cluster): Promise<PV[]> {
 }
 
 /**
- * The local cluster's volumes are static and Retain: a claim's deletion leaves its
- * volume Released, unusable. Volumes released by benchmark namespaces are made
- * Available again (claimRef dropped); nobody else's are touched.
+ * Makes sure at least `need` volumes are Available, creating more with
+ * hack/local-cluster.sh pvs. Volumes released by earlier scenarios come back by
+ * themselves: the local cluster's pv-recycler makes Released volumes Available.
  */
-export async function recyclePVs(c: Cluster): Promise<number> {
-  let recycled = 0;
-  // The PV controller marks volumes Released a moment after their claims go.
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const pvs = (await listPVs(c)).filter(
-      (pv) => pv.spec.claimRef?.namespace?.startsWith(NS_PREFIX) && pv.status?.phase === 'Released',
-    );
-    if (pvs.length === 0 && attempt > 0) break;
-    await pool(pvs, 16, (pv) =>
-      c.admin
-        .request({
-          method: 'PATCH',
-          path: `/api/v1/persistentvolumes/${pv.metadata.name}`,
-          contentType: 'application/merge-patch+json',
-          body: { spec: { claimRef: null } },
-        })
-        .catch((err: unknown) => {
-          if (!(err instanceof HttpError && (err.code === 404 || err.code === 409))) throw err;
-        }),
-    );
-    recycled += pvs.length;
-    await sleep(1000);
-  }
-  return recycled;
-}
-
-/** Makes sure at least `need` volumes are Available, creating more with hack/local-cluster.sh pvs. */
 export async function ensureAvailablePVs(c: Cluster, need: number): Promise<void> {
   if (need <= 0) return;
-  await recyclePVs(c);
   // Margin for the integration tests that may claim volumes meanwhile.
   const want = need + Math.max(10, Math.ceil(need * 0.05));
   let pvs = await listPVs(c);

@@ -197,7 +197,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       backoffJitter: opts.backoff?.jitter ?? 1.0,
       minWatchDurationMs: opts.minWatchDurationMs ?? 1000,
       random: opts.random ?? Math.random,
-      now: opts.now ?? Date.now,
+      now: this.now,
     };
     if (config.timeoutMin <= 0 || config.timeoutMax < config.timeoutMin) {
       throw new Error(

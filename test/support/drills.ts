@@ -228,10 +228,10 @@ export async function localCluster(args: string[], timeoutMs = 180_000): Promise
 }
 
 /**
- * Makes sure `n` PersistentVolumes are Available for new claims. Bound and
- * Released ones (Retain) are never reused, so every drill adds what it needs, plus
- * what claims still Pending elsewhere (a namespace being torn down) may take, plus
- * a margin.
+ * Makes sure `n` PersistentVolumes are Available for new claims: what a drill
+ * needs, plus what claims still Pending elsewhere (a namespace being torn down) may
+ * take, plus a margin. Released volumes come back by themselves (the local
+ * cluster's pv-recycler), but not always before the next drill starts.
  */
 export async function ensureAvailablePVs(n: number): Promise<void> {
   const [pvs, claims] = await Promise.all([list(PVS), list(PVCS)]);
