@@ -5,6 +5,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { log, root } from './cluster.js';
+import { collectGarbage, inspectorUrlIn } from '../test/support/inspector.js';
 import { sleep } from './kube.js';
 
 export type OperatorBuild = 'compiled' | 'source';
@@ -69,22 +70,9 @@ export class OperatorProcess {
     private readonly inspectorUrl: string,
   ) {}
 
-  /**
-   * A full, compacting garbage collection through the inspector
-   * (HeapProfiler.collectGarbage), so that memory measured right after holds what
-   * the operator retains rather than what its last burst left for the collector.
-   */
+  /** A full, compacting garbage collection through the inspector (needs `inspect`). */
   async collectGarbage(): Promise<void> {
-    if (!this.inspectorUrl) throw new Error('operator started without inspect');
-    const ws = new WebSocket(this.inspectorUrl);
-    await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
-      ws.onmessage = (m) => {
-        if ((JSON.parse(String(m.data)) as { id?: number }).id === 1) resolve();
-      };
-      ws.onerror = () => reject(new Error(`inspector ${this.inspectorUrl}: connection failed`));
-      setTimeout(() => reject(new Error('inspector: no answer to collectGarbage in 60 s')), 60_000).unref();
-    }).finally(() => ws.close());
+    await collectGarbage(this.inspectorUrl);
   }
 
   static async start(o: OperatorOptions): Promise<OperatorProcess> {
@@ -127,7 +115,7 @@ export class OperatorProcess {
         if (tail.length > 50) tail.shift();
         metrics ||= /"metricsAddress":"([^"]+)"/.exec(line)?.[1] ?? '';
         health ||= /"healthAddress":"([^"]+)"/.exec(line)?.[1] ?? '';
-        inspector ||= /Debugger listening on (ws:\/\/\S+)/.exec(line)?.[1] ?? '';
+        inspector ||= inspectorUrlIn(line) ?? '';
       }
     };
     proc.stdout?.on('data', collect);

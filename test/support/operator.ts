@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { waitFor } from './cluster.js';
+import { collectGarbage, inspectorUrlIn } from './inspector.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -18,6 +19,8 @@ export interface OperatorProcess {
   /** SIGKILL, as a node drain or OOM would. */
   kill(): Promise<void>;
   exited: Promise<number | null>;
+  /** A full, compacting garbage collection of the operator (needs `inspect`). */
+  collectGarbage(): Promise<void>;
 }
 
 export interface OperatorOptions {
@@ -28,6 +31,10 @@ export interface OperatorOptions {
   kubeconfig?: string;
   extraArgs?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Options for node itself, before the script (--max-old-space-size=…). */
+  nodeArgs?: string[];
+  /** Open the inspector on a free local port, so collectGarbage() can force a full GC. */
+  inspect?: boolean;
 }
 
 /**
@@ -41,6 +48,8 @@ export function operatorKubeconfig(): string {
 
 export async function startOperator(opts: OperatorOptions = {}): Promise<OperatorProcess> {
   const args = [
+    ...(opts.nodeArgs ?? []),
+    ...(opts.inspect ? ['--inspect=127.0.0.1:0'] : []),
     path.join(root, 'bin/backendapp-operator.js'),
     'run',
     `--kubeconfig=${opts.kubeconfig ?? operatorKubeconfig()}`,
@@ -56,6 +65,7 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
   const lines: string[] = [];
   let metrics = '';
   let health = '';
+  let inspector = '';
   const collect = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (!line) continue;
@@ -65,6 +75,7 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
       if (m?.[1]) metrics = m[1];
       const h = /"healthAddress":"([^"]+)"/.exec(line);
       if (h?.[1]) health = h[1];
+      inspector ||= inspectorUrlIn(line) ?? '';
     }
   };
   proc.stdout?.on('data', collect);
@@ -88,6 +99,7 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
       if (proc.exitCode === null) proc.kill('SIGTERM');
       return exited;
     },
+    collectGarbage: () => collectGarbage(inspector),
     async kill() {
       if (proc.exitCode === null) proc.kill('SIGKILL');
       await exited;
