@@ -11,6 +11,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY, INSTANCE_LABEL } from './render/labels.js
 import {
   Controller,
   Informer,
+  LOW_PRIORITY,
   Manager,
   Metrics,
   apiServerReadyCheck,
@@ -84,7 +85,11 @@ export function createOperator(opts: OperatorOptions): Manager {
   controller.watchFor(apps, { predicate: appChanged });
   for (const inf of children.values()) {
     // Credentials retained past a deletion have no owner; the instance label still names their app.
+    // A child's event waits behind new and changed apps (LOW_PRIORITY): most are a
+    // workload's status moving, which only refreshes the app's status, and while
+    // they wait, several of them fold into one reconcile and one status write.
     controller.owns(inf, { group: GROUP, kind: KIND }, {
+      priority: LOW_PRIORITY,
       map: (o) => {
         const name = o.metadata?.labels?.[INSTANCE_LABEL];
         return name && o.metadata?.namespace ? [{ namespace: o.metadata.namespace, name }] : [];

@@ -163,7 +163,7 @@ export class Controller {
   owns<T extends KubernetesObject>(
     informer: Informer<T>,
     owner: GroupKind,
-    opts: { map?: (obj: T) => Request[]; predicate?: Predicate<T> } = {},
+    opts: { map?: (obj: T) => Request[]; predicate?: Predicate<T>; priority?: number } = {},
   ): this {
     const map = opts.map;
     return this.watches(
@@ -183,18 +183,19 @@ export class Controller {
    * Enqueue whatever `map` returns for each event (controller-runtime's
    * Watches + EnqueueRequestsFromMapFunc). Updates map both the old and the new
    * object, so moving a child from one owner to another notifies both.
+   * `priority` orders the requests in the queue (LOW_PRIORITY: behind the rest).
    */
   watches<T extends KubernetesObject>(
     informer: Informer<T>,
     map: (obj: T) => Request[],
-    opts: { predicate?: Predicate<T> } = {},
+    opts: { predicate?: Predicate<T>; priority?: number } = {},
   ): this {
     if (this.started) throw new Error(`controller ${this.name}: add watches before start()`);
     const p = opts.predicate ?? {};
     const enqueue = (objs: T[]) => {
       const keys = new Set<string>();
       for (const o of objs) for (const r of map(o)) if (r.name) keys.add(requestKey(r));
-      for (const k of keys) this.queue.add(k);
+      for (const k of keys) this.queue.add(k, opts.priority);
     };
     this.sources.push({
       informer,

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  LOW_PRIORITY,
   BucketRateLimiter,
   ItemExponentialFailureRateLimiter,
   MaxOfRateLimiter,
@@ -51,6 +52,44 @@ describe('WorkQueue', () => {
     expect(await getItem(q)).toBe('ns/a');
     expect(await getItem(q)).toBe('ns/b');
     expect(q.len()).toBe(0);
+  });
+
+  it('hands out the highest priority first, FIFO within a priority', async () => {
+    const q = new WorkQueue();
+    q.add('low-1', LOW_PRIORITY);
+    q.add('normal-1');
+    q.add('low-2', LOW_PRIORITY);
+    q.add('high', 10);
+    q.add('normal-2');
+    expect(q.len()).toBe(5);
+    const order: string[] = [];
+    for (let i = 0; i < 5; i++) order.push(await getItem(q));
+    expect(order).toEqual(['high', 'normal-1', 'normal-2', 'low-1', 'low-2']);
+  });
+
+  it('moves a waiting item up when it is added again with a higher priority, never down', async () => {
+    const { m, hooks } = recordingMetrics();
+    const q = new WorkQueue({ metrics: hooks });
+    q.add('a', LOW_PRIORITY);
+    q.add('b', LOW_PRIORITY);
+    q.add('c');
+    q.add('b'); // a change of the app itself: no longer waits behind the low ones
+    q.add('c', LOW_PRIORITY); // a child event of an app already waiting: stays where it is
+    expect(q.len()).toBe(3);
+    expect(m.adds).toBe(3);
+    expect(m.depth).toBe(3);
+    expect([await getItem(q), await getItem(q), await getItem(q)]).toEqual(['c', 'b', 'a']);
+  });
+
+  it('puts an item added during processing back with the highest priority it was added with', async () => {
+    const q = new WorkQueue();
+    q.add('a');
+    expect(await getItem(q)).toBe('a');
+    q.add('a', LOW_PRIORITY);
+    q.add('b', LOW_PRIORITY);
+    q.add('a');
+    q.done('a');
+    expect([await getItem(q), await getItem(q)]).toEqual(['a', 'b']);
   });
 
   it('never hands the same item to two workers; an add while processing waits for done()', async () => {

@@ -5,7 +5,11 @@
 //   add while it is being processed is parked and re-queued by done();
 // - repeated adds of a waiting item collapse into one;
 // - addAfter() for RequeueAfter, keeping the earliest of several deadlines;
-// - addRateLimited() with a per-item exponential backoff, reset by forget().
+// - addRateLimited() with a per-item exponential backoff, reset by forget();
+// - priorities, as controller-runtime's priority queue: get() hands out the
+//   highest priority first (FIFO within one), and adding a waiting item with a
+//   higher priority moves it up. An item keeps the highest priority it was
+//   added with until it is handed out.
 //
 // Keys are strings ("namespace/name"): JS Sets compare objects by identity,
 // and a string key is what controller-runtime's reconcile.Request boils down to.
@@ -118,6 +122,9 @@ export function defaultControllerRateLimiter(): RateLimiter {
   return new MaxOfRateLimiter(new ItemExponentialFailureRateLimiter(5, 1_000_000), new BucketRateLimiter(10, 100));
 }
 
+/** controller-runtime's handler.LowPriority: for work that may wait behind everything else. */
+export const LOW_PRIORITY = -100;
+
 export type GetResult = { shutdown: false; item: string } | { shutdown: true };
 
 export interface WorkQueueOptions {
@@ -128,8 +135,10 @@ export interface WorkQueueOptions {
 }
 
 export class WorkQueue {
-  private queue: string[] = [];
-  private readonly dirty = new Set<string>();
+  /** Items ready to be handed out, by priority; a Set keeps insertion order and deletes in O(1). */
+  private readonly queues = new Map<number, Set<string>>();
+  /** The priority of each dirty item: where it waits, or where done() puts it back. */
+  private readonly dirty = new Map<string, number>();
   private readonly processing = new Set<string>();
   private readonly waiting = new Map<string, { readyAt: number; timer: NodeJS.Timeout }>();
   private readonly getters: Array<() => void> = [];
@@ -147,17 +156,51 @@ export class WorkQueue {
     this.clock = opts.clock ?? (() => performance.now());
   }
 
-  add(item: string): void {
+  add(item: string, priority = 0): void {
     if (this.shuttingDownFlag) return;
-    if (this.dirty.has(item)) return;
+    const current = this.dirty.get(item);
+    if (current !== undefined) {
+      if (priority <= current) return;
+      // Waiting already: move it up.
+      this.dirty.set(item, priority);
+      if (!this.processing.has(item)) {
+        this.queues.get(current)?.delete(item);
+        this.enqueue(item, priority);
+      }
+      return;
+    }
     this.metrics?.adds.inc();
     this.metrics?.depth.inc();
     if (!this.addTimes.has(item)) this.addTimes.set(item, this.clock());
-    this.dirty.add(item);
+    this.dirty.set(item, priority);
     // A worker holds it: done() will put it back, so one worker at a time sees it.
     if (this.processing.has(item)) return;
-    this.queue.push(item);
+    this.enqueue(item, priority);
     this.getters.shift()?.();
+  }
+
+  private enqueue(item: string, priority: number): void {
+    let q = this.queues.get(priority);
+    if (!q) {
+      q = new Set();
+      this.queues.set(priority, q);
+    }
+    q.add(item);
+  }
+
+  /** Takes the first item of the highest priority that has one. */
+  private dequeue(): string | undefined {
+    let best: Set<string> | undefined;
+    let bestPriority = -Infinity;
+    for (const [priority, q] of this.queues) {
+      if (q.size > 0 && priority > bestPriority) {
+        best = q;
+        bestPriority = priority;
+      }
+    }
+    const item = best?.values().next().value;
+    if (item !== undefined) best?.delete(item);
+    return item;
   }
 
   /** Adds the item once `delayMs` has passed; of several pending deadlines the earliest wins. */
@@ -200,11 +243,11 @@ export class WorkQueue {
    * lists everything and reconciles it anyway.
    */
   async get(): Promise<GetResult> {
-    while (this.queue.length === 0 && !this.shuttingDownFlag) {
+    while (this.len() === 0 && !this.shuttingDownFlag) {
       await new Promise<void>((resolve) => this.getters.push(resolve));
     }
     if (this.shuttingDownFlag) return { shutdown: true };
-    const item = this.queue.shift();
+    const item = this.dequeue();
     if (item === undefined) return { shutdown: true };
     const now = this.clock();
     this.metrics?.depth.dec();
@@ -227,8 +270,9 @@ export class WorkQueue {
       this.processingStart.delete(item);
     }
     this.processing.delete(item);
-    if (this.dirty.has(item) && !this.shuttingDownFlag) {
-      this.queue.push(item);
+    const priority = this.dirty.get(item);
+    if (priority !== undefined && !this.shuttingDownFlag) {
+      this.enqueue(item, priority);
       this.getters.shift()?.();
     }
     if (this.processing.size === 0 && this.drainWaiters.length > 0) {
@@ -240,7 +284,9 @@ export class WorkQueue {
 
   /** Items ready to be handed out (not counting those being processed or waiting for a delay). */
   len(): number {
-    return this.queue.length;
+    let n = 0;
+    for (const q of this.queues.values()) n += q.size;
+    return n;
   }
 
   /** Items a worker holds right now. */
