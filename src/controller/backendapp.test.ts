@@ -25,9 +25,13 @@ const SPEC = {
   databases: { postgres: { version: '15', storage: { size: '1Gi' } } },
 };
 
-/** Caches that hold whatever the writer applied, like informers after their watch events. */
-function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined } = {}) {
+/**
+ * Caches that hold whatever the writer applied, like informers after their watch
+ * events. `unwatched` objects exist on the API server but not (yet) in the caches.
+ */
+function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined; unwatched?: KubernetesObject[] } = {}) {
   const store = new Map<string, Map<string, KubernetesObject>>();
+  const unwatched = new Map((opts.unwatched ?? []).map((o) => [`${key(o)} ${o.metadata?.name}`, o]));
   const writes: string[] = [];
   let status: BackendAppStatus | undefined;
   const events: string[] = [];
@@ -43,7 +47,13 @@ function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined } =
     observe: (_k, obj) => put(obj),
   };
   const writer: Writer = {
-    get: async (obj) => children.get(key(obj), obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''),
+    get: async (obj) =>
+      children.get(key(obj), obj.metadata?.namespace ?? '', obj.metadata?.name ?? '') ?? unwatched.get(`${key(obj)} ${obj.metadata?.name}`),
+    create: async (obj) => {
+      if (await writer.get(obj)) return undefined;
+      writes.push(`create ${obj.kind}/${obj.metadata?.name}`);
+      return { ...obj, metadata: { ...obj.metadata, uid: `u-${obj.metadata?.name}`, resourceVersion: '1' } };
+    },
     list: async (k, ns, selector) =>
       children.list(k, ns).filter((o) => selector.split(',').every((term) => {
         const [l, v] = term.split('=');
@@ -99,9 +109,10 @@ describe('BackendAppReconciler', () => {
     const w = world();
     w.setApp(app(SPEC));
     await w.reconcile();
-    const first = w.writes.filter((x) => x.startsWith('apply'));
+    const first = w.writes.filter((x) => x.startsWith('apply') || x.startsWith('create'));
     expect(first.length).toBeGreaterThan(5);
-    expect(first[0]).toMatch(/^apply Secret\//); // credentials before the pods that read them
+    expect(first[0]).toMatch(/^create Secret\//); // credentials before the pods that read them, created once
+    expect(w.writes.filter((x) => x.startsWith('apply Secret/'))).toEqual([]); // no second write of what was just created
     expect(w.writes).toContain('status');
     w.writes.length = 0;
     await w.reconcile();
@@ -203,7 +214,7 @@ describe('BackendAppReconciler under hand edits', () => {
     w.drop('v1/Secret', 'web-postgres-credentials');
     w.writes.length = 0;
     await w.reconcile();
-    expect(w.writes).toContain('apply Secret/web-postgres-credentials');
+    expect(w.writes).toContain('create Secret/web-postgres-credentials');
     expect((w.children.get('v1/Secret', NS, 'web-postgres-credentials') as { data?: unknown }).data).toEqual(before?.data);
     // Another app (a new uid) that happens to have the name: it must not inherit them.
     w.drop('v1/Secret', 'web-postgres-credentials');
@@ -212,6 +223,19 @@ describe('BackendAppReconciler under hand edits', () => {
     const fresh = w.children.get('v1/Secret', NS, 'web-postgres-credentials') as { data?: Record<string, string> } | undefined;
     expect(fresh?.data?.['password']).toBeTruthy();
     expect(fresh?.data?.['password']).not.toBe(before?.data?.['password']);
+  });
+
+  it('keeps the values of a credentials Secret that exists but the cache has not seen yet', async () => {
+    const seed = world();
+    seed.setApp(app(SPEC));
+    await seed.reconcile();
+    const live = seed.children.get('v1/Secret', NS, 'web-postgres-credentials') as KubernetesObject & { data: Record<string, string> };
+    // Another process created it; this one's watch has not delivered it.
+    const w = world({ unwatched: [live] });
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    expect(w.writes).not.toContain('create Secret/web-postgres-credentials');
+    expect((w.children.get('v1/Secret', NS, 'web-postgres-credentials') as { data?: unknown }).data).toEqual(live.data);
   });
 
   it('puts back a list a hand edit renumbered, when that makes its apply invalid', async () => {

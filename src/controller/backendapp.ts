@@ -67,11 +67,11 @@ export class BackendAppReconciler {
       return this.reportStatus(app, [], log, { reason: 'InvalidSpec', message: `Invalid spec: ${formatFieldErrors(validation.errors)}` });
     }
     const valid = validation.app;
-    // The finalizer is in place before any child exists; the credentials are read
-    // meanwhile, which saves a round trip on a new app.
-    const [, desired] = await Promise.all([this.ensureFinalizer(app), this.render(valid)]);
+    // The finalizer is in place before any child exists (render creates the credentials).
+    await this.ensureFinalizer(app);
+    const { desired, created } = await this.render(valid);
     try {
-      await this.applyAll(app, desired, log);
+      await this.applyAll(app, desired, created, log);
       await this.prune(app, desired, log);
     } catch (err) {
       // Report what stopped us, but let the original error drive the retry.
@@ -85,35 +85,51 @@ export class BackendAppReconciler {
 
   /**
    * Renders with the credentials that already exist, so a re-render never changes a
-   * password. A Secret the cache has not seen yet (just created, watch lagging) is
-   * read from the API server before anything new is generated; one that is gone
-   * (deleted by hand) gets the values this process last rendered for the app.
+   * password. A credentials Secret the cache has not seen is created (create fails
+   * if it exists, unlike an apply): with the values this process last rendered for
+   * the app if it was deleted by hand, else new ones. If it exists after all (just
+   * created, watch lagging), its values are read and kept.
    */
-  private async render(app: BackendApp): Promise<KubernetesObject[]> {
+  private async render(app: BackendApp): Promise<{ desired: KubernetesObject[]; created: KubernetesObject[] }> {
     const ns = app.metadata.namespace ?? 'default';
     const existing: Record<string, Record<string, string>> = {};
     for (const s of this.deps.children.list('v1/Secret', ns)) {
       if (s.metadata?.labels?.[INSTANCE_LABEL] === app.metadata.name) existing[s.metadata.name ?? ''] = decodeData(s);
     }
+    const isCredentials = (o: KubernetesObject) => o.kind === 'Secret' && o.metadata?.labels?.[CREDENTIALS_LABEL] === 'true';
     let desired = renderApp(app, { existingSecrets: existing });
-    const unseen = desired.filter((o) => o.kind === 'Secret' && o.metadata?.labels?.[CREDENTIALS_LABEL] === 'true' && !existing[o.metadata.name ?? '']);
-    let found = false;
-    const lives = await Promise.all(unseen.map((s) => this.deps.writer.get(s)));
-    for (const [i, s] of unseen.entries()) {
-      const name = s.metadata?.name ?? '';
-      const live = lives[i];
+    const unseen = new Set(desired.filter((o) => isCredentials(o) && !existing[o.metadata?.name ?? '']).map((o) => o.metadata?.name ?? ''));
+    let keptAny = false;
+    for (const name of unseen) {
       const kept = this.credentials.get(`${ns}/${name}`);
-      if (live) existing[name] = decodeData(live);
-      else if (kept && kept.uid === app.metadata.uid) existing[name] = kept.data;
-      else continue;
-      found = true;
+      if (!kept || kept.uid !== app.metadata.uid) continue;
+      existing[name] = kept.data;
+      keptAny = true;
     }
-    if (found) desired = renderApp(app, { existingSecrets: existing });
+    if (keptAny) desired = renderApp(app, { existingSecrets: existing });
+    let foundLive = false;
+    const created: KubernetesObject[] = [];
+    await Promise.all(
+      desired
+        .filter((o) => isCredentials(o) && unseen.has(o.metadata?.name ?? ''))
+        .map(async (s) => {
+          const result = await this.deps.writer.create(withAppliedHash(s));
+          if (result) {
+            created.push(s);
+            return this.deps.children.observe(key(s), result);
+          }
+          const live = await this.deps.writer.get(s);
+          if (!live) throw new Error(`Secret ${ns}/${s.metadata?.name} exists but could not be read`);
+          existing[s.metadata?.name ?? ''] = decodeData(live);
+          foundLive = true;
+        }),
+    );
+    if (foundLive) desired = renderApp(app, { existingSecrets: existing });
     for (const o of desired) {
-      if (o.kind !== 'Secret' || o.metadata?.labels?.[CREDENTIALS_LABEL] !== 'true') continue;
-      this.credentials.set(`${ns}/${o.metadata.name}`, { app: app.metadata.name, uid: app.metadata.uid, data: decodeData(o) });
+      if (!isCredentials(o)) continue;
+      this.credentials.set(`${ns}/${o.metadata?.name}`, { app: app.metadata.name, uid: app.metadata.uid, data: decodeData(o) });
     }
-    return desired;
+    return { desired, created };
   }
 
   /**
@@ -122,8 +138,8 @@ export class BackendAppReconciler {
    * reachable before its policy exists (render/index.ts MANAGED_KINDS); then the
    * rest. A step that fails stops the ones after it.
    */
-  private async applyAll(app: KubernetesObject, desired: KubernetesObject[], log: Logger): Promise<void> {
-    const created: KubernetesObject[] = [];
+  private async applyAll(app: KubernetesObject, desired: KubernetesObject[], createdBefore: KubernetesObject[], log: Logger): Promise<void> {
+    const created: KubernetesObject[] = [...createdBefore];
     const updated: KubernetesObject[] = [];
     const pending = desired.filter((d) => needsApply(d, this.deps.children.get(key(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '')));
     const applyOne = async (d: KubernetesObject) => {
@@ -156,7 +172,7 @@ export class BackendAppReconciler {
     await Promise.all(pending.filter((d) => !first.includes(d.kind ?? '')).map(applyOne));
     if (created.length) this.deps.events.event(app, 'Normal', 'Created', `Created ${describeObjects(created)}`);
     if (updated.length) this.deps.events.event(app, 'Normal', 'Updated', `Updated ${describeObjects(updated)}`);
-    if (pending.length) log.info({ created: created.length, updated: updated.length }, 'applied children');
+    if (created.length || updated.length) log.info({ created: created.length, updated: updated.length }, 'applied children');
   }
 
   /**

@@ -3,7 +3,7 @@
 // reconciler reads like its steps and the wiring lives in one place.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { BackendAppStatus } from '../api/v1alpha1.js';
-import { FIELD_MANAGER, isNotFound, requestJSON, resourcePath, type ResourceRef } from '../runtime/client.js';
+import { FIELD_MANAGER, isConflict, isNotFound, requestJSON, resourcePath, type ResourceRef } from '../runtime/client.js';
 import type { Informer } from '../runtime/informer.js';
 
 /** Every kind the operator reads or writes, by cache key ("apps/v1/Deployment"). */
@@ -60,6 +60,8 @@ export interface Writer {
   get(obj: KubernetesObject): Promise<KubernetesObject | undefined>;
   list(key: string, namespace: string, labelSelector: string): Promise<KubernetesObject[]>;
   apply(obj: KubernetesObject): Promise<KubernetesObject>;
+  /** Creates `obj` if nothing of its name exists; undefined if something does (409). */
+  create(obj: KubernetesObject): Promise<KubernetesObject | undefined>;
   /** Replaces whole lists (JSON pointers) of `obj`, if it has not changed since (its resourceVersion). */
   replaceLists(obj: KubernetesObject, lists: { path: string; value: unknown[] }[]): Promise<KubernetesObject>;
   delete(obj: KubernetesObject): Promise<void>;
@@ -99,6 +101,20 @@ export function apiWriter(kc: KubeConfig): Writer {
         contentType: 'application/apply-patch+yaml',
         body: obj,
       })) as KubernetesObject;
+    },
+    async create(obj) {
+      // Our field manager, as with apply; the first apply after it adds an Apply entry beside this Update one.
+      try {
+        return (await requestJSON(kc, {
+          method: 'POST',
+          path: resourcePath(refOf(keyOf(obj)), obj.metadata?.namespace),
+          query: { fieldManager: FIELD_MANAGER },
+          body: obj,
+        })) as KubernetesObject;
+      } catch (err) {
+        if (isConflict(err)) return undefined;
+        throw err;
+      }
     },
     async replaceLists(obj, lists) {
       return (await requestJSON(kc, {
