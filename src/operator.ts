@@ -86,8 +86,8 @@ export function createOperator(opts: OperatorOptions): Manager {
   for (const inf of children.values()) {
     // Credentials retained past a deletion have no owner; the instance label still names their app.
     // A child's event waits behind new and changed apps (LOW_PRIORITY): most are a
-    // workload's status moving, which only refreshes the app's status, and while
-    // they wait, several of them fold into one reconcile and one status write.
+    // workload's status moving, which only refreshes the app's status, so a burst
+    // of new apps gets its children before the earlier ones get their counts.
     controller.owns(inf, { group: GROUP, kind: KIND }, {
       priority: LOW_PRIORITY,
       map: (o) => {
