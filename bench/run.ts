@@ -187,6 +187,7 @@ const median = (v: number[]) => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 const r2 = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? null : Math.round(v * 100) / 100);
+const r3 = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000);
 
 interface Target {
   name: string;
@@ -305,7 +306,7 @@ async function main(): Promise<number> {
     helm_vs_operator: peersRes ? r2(peersRes.helm_per_app_s / peersRes.operator_per_app_s) : null,
     // The fleet view: N apps applied at once, converge time shared out.
     operator_amortized_per_app_s: convergeS !== null ? Math.round((convergeS / opts.apps) * 1000) / 1000 : null,
-    operator_kubectl_per_app_s: peersRes ? median(peersRes.operator_kubectl_s) : null,
+    operator_kubectl_per_app_s: peersRes ? r3(median(peersRes.operator_kubectl_s)) : null,
     idle_mutating_requests: idleRes?.atN.mutating ?? null,
     idle_requests: idleRes?.atN.requests ?? null,
     idle_requests_at_0: idleRes?.at0.requests ?? null,
