@@ -55,7 +55,6 @@ export function render(m: Manifest): KubernetesObject[] {
   return renderApp(v.app, { existingSecrets: {} });
 }
 
-/** Volumes (claims) one app needs: one per database with storage. */
 /** Claims one app's StatefulSets make, as rendered (a database keeps a volume even when its spec names no storage). */
 export function volumesPerApp(profile: Profile): number {
   return render(manifest(profile, 'x', 'x'))

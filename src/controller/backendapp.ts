@@ -67,9 +67,9 @@ export class BackendAppReconciler {
       return this.reportStatus(app, [], log, { reason: 'InvalidSpec', message: `Invalid spec: ${formatFieldErrors(validation.errors)}` });
     }
     const valid = validation.app;
-    // The finalizer is in place before any child exists (render creates the credentials).
+    // The finalizer is in place before any child exists, credentials included.
     await this.ensureFinalizer(app);
-    const { desired, created } = await this.render(valid);
+    const { desired, created } = await this.renderCreatingCredentials(valid);
     try {
       await this.applyAll(app, desired, created, log);
       await this.prune(app, desired, log);
@@ -84,13 +84,14 @@ export class BackendAppReconciler {
   }
 
   /**
-   * Renders with the credentials that already exist, so a re-render never changes a
-   * password. A credentials Secret the cache has not seen is created (create fails
-   * if it exists, unlike an apply): with the values this process last rendered for
-   * the app if it was deleted by hand, else new ones. If it exists after all (just
-   * created, watch lagging), its values are read and kept.
+   * Renders the children with the credentials that already exist, so a re-render
+   * never changes a password, and creates each credentials Secret the cache has not
+   * seen (a create fails if it exists, unlike an apply): with the values this
+   * process last rendered for the app if it was deleted by hand, else new ones. One
+   * that exists after all (just created, watch lagging) is read and its values kept.
+   * Returns the children to apply and the Secrets it created.
    */
-  private async render(app: BackendApp): Promise<{ desired: KubernetesObject[]; created: KubernetesObject[] }> {
+  private async renderCreatingCredentials(app: BackendApp): Promise<{ desired: KubernetesObject[]; created: KubernetesObject[] }> {
     const ns = app.metadata.namespace ?? 'default';
     const existing: Record<string, Record<string, string>> = {};
     for (const s of this.deps.children.list('v1/Secret', ns)) {

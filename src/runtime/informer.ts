@@ -768,13 +768,13 @@ class Reflector<T extends KubernetesObject> {
   }
 }
 
+/** How long a deleted object's uid is remembered; longer than any write of ours takes to answer. */
+const DELETED_UID_TTL_MS = 10 * 60_000;
+
 /**
  * resourceVersions are opaque, but the API server's are etcd revisions; like
  * client-go's mutation cache we order them as integers when both are integers.
  */
-/** How long a deleted object's uid is remembered; longer than any write of ours takes to answer. */
-const DELETED_UID_TTL_MS = 10 * 60_000;
-
 function isOlder(a: KubernetesObject, b: KubernetesObject): boolean {
   const ra = a.metadata?.resourceVersion;
   const rb = b.metadata?.resourceVersion;

@@ -199,7 +199,8 @@ export async function credentialValues(namespace: string): Promise<Map<string, s
 // ---------------------------------------------------------------------------
 // The local control plane
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** sleep(ms): Node's promise timer. */
+export { setTimeout as sleep } from 'node:timers/promises';
 
 /** True when the global setup runs the local control plane (so its processes can be stopped). */
 export function onLocalCluster(): boolean {
