@@ -495,7 +495,9 @@ const WorkerBase = strict({
     })
     .meta({ 'x-kubernetes-list-type': 'set' })
     .optional()
-    .describe('Queues to consume (-Q). Defaults to Celery\'s default queue.'),
+    .describe(
+      'Queues to consume (-Q). Omit it to consume Celery\'s default queue, "celery" (task_default_queue), where .delay() and beat send tasks unless the app routes them (task_routes, task_default_queue or queue=...). Listing queues replaces the default: a worker with queues [default] never receives tasks sent to "celery".',
+    ),
   pool: z
     .enum(['prefork', 'threads', 'solo', 'gevent', 'eventlet'])
     .optional()
@@ -513,7 +515,9 @@ const WorkerBase = strict({
       'Seconds a stopping worker gets to finish its running tasks (Celery warm shutdown) before it is killed. Set it above your longest task.',
     ),
   health: defaultsToFilled(withRules(WorkerHealthBase, [timeoutWithinInterval]))
-    .describe('Worker health checks: a startup check with `celery inspect ping`, then a cheap liveness check.'),
+    .describe(
+      'Worker health checks: a startup check with `celery inspect ping`, then a cheap liveness check. Both run `python3` from the app image (as `python3 -m celery` and a read of /proc/1/status), so the image needs python3 on PATH with Celery installed, and no shell.',
+    ),
 });
 
 const WorkerSchema = withRules(WorkerBase, autoscalingNeedsRequests<z.output<typeof WorkerBase>>());
@@ -592,15 +596,30 @@ const storage = defaultsToFilled(
   ),
 ).describe('Persistent volume for the data, one PersistentVolumeClaim per database.');
 
-const databaseCommon = (product: string, exampleTag: string) => ({
+/**
+ * Requests a database container gets for each resource the user sets neither a
+ * request nor a limit for, so a database is never BestEffort (the first pod evicted
+ * under memory pressure). No default limits: throttling or OOM-killing a database
+ * is the user's call.
+ */
+export const DEFAULT_DATABASE_REQUESTS = {
+  postgres: { cpu: '100m', memory: '256Mi' },
+  redis: { cpu: '50m', memory: '64Mi' },
+  mongodb: { cpu: '100m', memory: '512Mi' },
+} as const satisfies Record<'postgres' | 'redis' | 'mongodb', { cpu: string; memory: string }>;
+
+const databaseCommon = (db: keyof typeof DEFAULT_DATABASE_REQUESTS, product: string, exampleTag: string) => ({
   version: imageTag(`Tag of the official ${product} image, e.g. "${exampleTag}".`),
   storage,
   deletionPolicy,
-  resources: resources(`CPU and memory for the ${product} container.`),
+  resources: resources(
+    `CPU and memory for the ${product} container. A resource with neither a request nor a limit here is requested at ` +
+      `cpu ${DEFAULT_DATABASE_REQUESTS[db].cpu}, memory ${DEFAULT_DATABASE_REQUESTS[db].memory}, so the pod is never BestEffort; no limit is set unless you set one.`,
+  ),
 });
 
 const PostgresSchema = strict({
-  ...databaseCommon('postgres', '15'),
+  ...databaseCommon('postgres', 'postgres', '15'),
   version: addCelRules(imageTag('Tag of the official postgres image, e.g. "15". The major version cannot change in place.'), [
     {
       rule: "self.find('^[0-9]+') == oldSelf.find('^[0-9]+')",
@@ -618,10 +637,22 @@ const PostgresSchema = strict({
   ),
 });
 
-const RedisSchema = strict(databaseCommon('redis', '7'));
+/** Redis 6 brought ACL users; the connection URLs name the user "default". */
+export const MIN_REDIS_MAJOR = 6;
+
+const RedisSchema = strict({
+  ...databaseCommon('redis', 'redis', '7'),
+  version: withRules(imageTag('Tag of the official redis image, e.g. "7". Redis 6 or later.'), [
+    {
+      rule: `!self.matches('^[0-9]+') || int(self.find('^[0-9]+')) >= ${MIN_REDIS_MAJOR}`,
+      message: `must be ${MIN_REDIS_MAJOR} or later: the app connects as the Redis user "default" (redis://default:<password>@...), which Redis ${MIN_REDIS_MAJOR} introduced`,
+      holds: (v) => !/^[0-9]+/.test(v) || Number(/^[0-9]+/.exec(v)?.[0]) >= MIN_REDIS_MAJOR,
+    },
+  ]),
+});
 
 const MongoSchema = strict({
-  ...databaseCommon('mongo', '7.0'),
+  ...databaseCommon('mongodb', 'mongo', '7.0'),
   database: immutable(
     dbIdentifier('Database named in MONGODB_URL.'),
     'is immutable: MONGODB_URL already points applications at it',

@@ -20,13 +20,47 @@ describe('database StatefulSets', () => {
   it('check readiness with each database\'s own client', () => {
     expect(container('postgres').readinessProbe?.exec?.command).toEqual(['pg_isready', '-U', 'app', '-d', 'app', '-h', '127.0.0.1', '-p', '5432']);
     expect(container('redis').readinessProbe?.exec?.command?.join(' ')).toContain('redis-cli -p 6379 ping');
-    expect(container('mongodb').readinessProbe?.exec?.command?.[0]).toBe('mongosh');
+    expect(container('mongodb').readinessProbe?.exec?.command?.join(' ')).toContain("mongosh --host \"${HOSTNAME:-$(hostname)}\" --port 27017");
+  });
+
+  // The mongo image's first-start init runs a mongod bound to 127.0.0.1 without auth:
+  // a probe of the loopback address would turn ready during init.
+  it('probe MongoDB at the pod\'s own address, never the loopback one the init server uses', () => {
+    const probe = container('mongodb').readinessProbe?.exec?.command?.join(' ') ?? '';
+    expect(probe).toContain('--host');
+    expect(probe).not.toMatch(/127\.0\.0\.1|localhost|::1/);
+  });
+
+  it('start Redis through the image\'s entrypoint (args, not command) with its password in a mounted file', () => {
+    const c = container('redis');
+    expect(c.command).toBeUndefined();
+    expect(c.args).toEqual(['/etc/redis/auth/redis.conf', '--appendonly', 'yes', '--dir', '/data']);
+    expect(c.volumeMounts).toContainEqual({ name: 'auth', mountPath: '/etc/redis/auth', readOnly: true });
+    const volumes = databaseStatefulSet(finwise(), 'redis')?.spec?.template.spec?.volumes;
+    expect(volumes).toEqual([
+      { name: 'auth', secret: { secretName: 'finwise-redis-credentials', items: [{ key: 'redis.conf', path: 'redis.conf' }], defaultMode: 0o440 } },
+    ]);
+  });
+
+  it('request CPU and memory by default, so a database is never BestEffort', () => {
+    expect(container('postgres').resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' } });
+    expect(container('redis').resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' } });
+    expect(container('mongodb').resources).toEqual({ requests: { cpu: '100m', memory: '512Mi' } });
+    // The user's request wins; a limit alone makes Kubernetes request that much, so it is not overridden.
+    const custom = makeApp({
+      image: 'x:1',
+      databases: { postgres: { version: '15', resources: { requests: { cpu: '2' }, limits: { memory: '128Mi' } } } },
+    });
+    expect(databaseStatefulSet(custom, 'postgres')?.spec?.template.spec?.containers[0]?.resources).toEqual({
+      requests: { cpu: '2' },
+      limits: { memory: '128Mi' },
+    });
   });
 
   it('take passwords from the credentials Secret, never literally', () => {
     const pw = container('postgres').env?.find((e) => e.name === 'POSTGRES_PASSWORD');
     expect(pw?.valueFrom?.secretKeyRef).toEqual({ name: 'finwise-postgres-credentials', key: 'password' });
-    expect(container('redis').command).toContain('$(REDIS_PASSWORD)');
+    expect(container('redis').env).toEqual([{ name: 'REDISCLI_AUTH', valueFrom: { secretKeyRef: { name: 'finwise-redis-credentials', key: 'password' } } }]);
     expect(container('mongodb').env?.find((e) => e.name === 'MONGO_INITDB_ROOT_PASSWORD')?.valueFrom?.secretKeyRef?.key).toBe('password');
   });
 

@@ -1,11 +1,11 @@
 // Databases beside the app: for each of postgres, redis and mongodb that is on, a
 // StatefulSet with one pod running the official image, a headless Service that
 // gives the pod a stable DNS name, and a client Service the app connects to.
-import type { V1Container, V1EnvVar, V1Probe, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1Probe, V1Service, V1StatefulSet, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { BackendApp, DatabaseKind, DeletionPolicy, MongoSpec, PostgresSpec, RedisSpec } from '../api/v1alpha1.js';
-import { DATABASE_KINDS } from '../api/v1alpha1.js';
+import { DATABASE_KINDS, DEFAULT_DATABASE_REQUESTS } from '../api/v1alpha1.js';
 import { componentName, credentialsSecretName, headlessServiceName, labels, objectMeta, selectorLabels } from './labels.js';
-import { containerSecurityContext, hardenedPod, resourceRequirements } from './pod.js';
+import { containerSecurityContext, hardenedPod, resourceRequirements, withDefaultRequests } from './pod.js';
 import { DATABASE_PORTS, SECRET_KEYS, secretKeyEnv } from './secrets.js';
 
 /**
@@ -24,6 +24,9 @@ interface Engine {
   image: string;
   mountPath: string;
   container: Omit<V1Container, 'name' | 'image'>;
+  /** Mounts besides the data volume, and the pod volumes they need. */
+  mounts?: V1VolumeMount[];
+  volumes?: V1Volume[];
 }
 
 function passwordEnv(app: BackendApp, db: DatabaseKind, name: string): V1EnvVar {
@@ -55,18 +58,33 @@ function postgres(app: BackendApp, pg: PostgresSpec): Engine {
   };
 }
 
+/** Where the Redis pod finds its config file with the password, mounted from the credentials Secret. */
+export const REDIS_AUTH_DIR = '/etc/redis/auth';
+const REDIS_AUTH_VOLUME = 'auth';
+
 function redis(app: BackendApp, r: RedisSpec): Engine {
   return {
     image: `redis:${r.version}`,
     mountPath: '/data',
     container: {
-      // The password is expanded by the kubelet from the Secret, never written into
-      // the pod spec. Append-only persistence so queued Celery tasks survive a restart.
-      command: ['redis-server', '--appendonly', 'yes', '--dir', '/data', '--requirepass', '$(REDIS_PASSWORD)'],
-      env: [passwordEnv(app, 'redis', 'REDIS_PASSWORD'), passwordEnv(app, 'redis', 'REDISCLI_AUTH')],
+      // args, not command: the image's entrypoint runs (it loads the modules bundled in
+      // redis 8 images and sets umask 0077), and it prepends redis-server because the
+      // first argument is a .conf file. The password is in that file, from the Secret,
+      // so it is in no argument (/proc/1/cmdline, ps, the runtime's config).
+      // Append-only persistence so queued Celery tasks survive a restart.
+      args: [`${REDIS_AUTH_DIR}/${SECRET_KEYS.redisConf}`, '--appendonly', 'yes', '--dir', '/data'],
+      env: [passwordEnv(app, 'redis', 'REDISCLI_AUTH')],
       // redis-cli exits 0 even on an error reply (LOADING, NOAUTH): compare the answer.
       readinessProbe: execReadiness(['sh', '-c', 'test "$(redis-cli -p 6379 ping)" = PONG']),
     },
+    mounts: [{ name: REDIS_AUTH_VOLUME, mountPath: REDIS_AUTH_DIR, readOnly: true }],
+    volumes: [
+      {
+        name: REDIS_AUTH_VOLUME,
+        // Group-readable: the pod's fsGroup is the redis user's group.
+        secret: { secretName: credentialsSecretName(app, 'redis'), items: [{ key: SECRET_KEYS.redisConf, path: SECRET_KEYS.redisConf }], defaultMode: 0o440 },
+      },
+    ],
   };
 }
 
@@ -80,9 +98,16 @@ function mongodb(app: BackendApp, m: MongoSpec): Engine {
         passwordEnv(app, 'mongodb', 'MONGO_INITDB_ROOT_PASSWORD'),
         { name: 'MONGO_INITDB_DATABASE', value: m.database },
       ],
-      // ping needs no authentication. mongosh is a Node.js program that takes a
-      // second of CPU to start, hence the longer period and timeout.
-      readinessProbe: execReadiness(['mongosh', '--quiet', '--norc', '--eval', "quit(db.adminCommand('ping').ok ? 0 : 1)"], 20, 10),
+      // ping needs no authentication. It asks the pod's own address (its hostname,
+      // which the kubelet's /etc/hosts maps to the pod IP), not 127.0.0.1: during
+      // first-start init the image runs a temporary mongod bound to 127.0.0.1 only,
+      // without auth, which must not count as ready. mongosh is a Node.js program
+      // that takes a second of CPU to start, hence the longer period and timeout.
+      readinessProbe: execReadiness(
+        ['sh', '-c', `exec mongosh --host "\${HOSTNAME:-$(hostname)}" --port ${DATABASE_PORTS.mongodb} --quiet --norc --eval "quit(db.adminCommand('ping').ok ? 0 : 1)"`],
+        20,
+        10,
+      ),
     },
   };
 }
@@ -134,13 +159,14 @@ export function databaseStatefulSet(app: BackendApp, db: DatabaseKind): V1Statef
                 image: e.image,
                 ...e.container,
                 ports: [{ name: db, containerPort: port, protocol: 'TCP' }],
-                resources: resourceRequirements(spec.resources),
+                resources: withDefaultRequests(resourceRequirements(spec.resources), DEFAULT_DATABASE_REQUESTS[db]),
                 // Writable root: the entrypoints write sockets, pid files and init state
                 // in several places. Still restricted: non-root, no capabilities.
                 securityContext: containerSecurityContext(false),
-                volumeMounts: [{ name: DATA_VOLUME, mountPath: e.mountPath }],
+                volumeMounts: [{ name: DATA_VOLUME, mountPath: e.mountPath }, ...(e.mounts ?? [])],
               },
             ],
+            ...(e.volumes ? { volumes: e.volumes } : {}),
           },
           { runAsUser: DATABASE_UID, runAsGroup: DATABASE_UID, fsGroup: DATABASE_UID },
         ),

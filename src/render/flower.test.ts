@@ -7,7 +7,8 @@ describe('flower', () => {
   it('runs the Flower image against the Redis broker with basic auth from its Secret', () => {
     const c = flowerDeployment(finwise())?.spec?.template.spec?.containers[0];
     expect(c?.image).toBe('mher/flower:2.0');
-    expect(c?.command).toEqual(['celery', '--broker=$(CELERY_BROKER_URL)', 'flower', '--port=5555']);
+    // No --broker: Celery reads CELERY_BROKER_URL itself, so the password is in no argument.
+    expect(c?.command).toEqual(['celery', 'flower', '--port=5555']);
     expect(c?.env).toEqual([
       { name: 'CELERY_BROKER_URL', valueFrom: { secretKeyRef: { name: 'finwise-redis-credentials', key: 'url' } } },
       { name: 'FLOWER_BASIC_AUTH', valueFrom: { secretKeyRef: { name: 'finwise-flower-credentials', key: 'basic-auth' } } },

@@ -34,9 +34,10 @@ export function flowerDeployment(app: BackendApp): V1Deployment | undefined {
               {
                 name: 'flower',
                 image: flower.image,
-                // The broker URL holds the Redis password, so it comes from the Secret
-                // and is expanded by the kubelet, never written into the pod spec.
-                command: ['celery', '--broker=$(CELERY_BROKER_URL)', 'flower', `--port=${flower.port}`],
+                // No --broker: the URL holds the Redis password, and Celery reads
+                // CELERY_BROKER_URL from the environment by itself, so the password is
+                // in no argument (/proc/1/cmdline, ps, the runtime's config).
+                command: ['celery', 'flower', `--port=${flower.port}`],
                 env: [
                   secretKeyEnv('CELERY_BROKER_URL', credentialsSecretName(app, 'redis'), SECRET_KEYS.url),
                   // Flower reads every option from FLOWER_<OPTION>; basic_auth is "user:password".

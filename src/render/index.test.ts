@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Container, V1Secret } from '@kubernetes/client-node';
 import { counterRandom, decode, finwise, makeApp } from './fixtures.test-util.js';
 import { MANAGED_KINDS, isRetained, renderApp, stripUndefined } from './index.js';
 
@@ -75,6 +75,43 @@ describe('renderApp', () => {
   it('produces only the kinds the controller watches', () => {
     const known = new Set(MANAGED_KINDS.map((k) => `${k.apiVersion}/${k.kind}`));
     for (const o of renderApp(finwise(), { existingSecrets: {} })) expect(known.has(`${o.apiVersion}/${o.kind}`)).toBe(true);
+  });
+
+  // A credential in a command or argument is in /proc/<pid>/cmdline, in `ps` on the
+  // node and in the container runtime's config; so is a $(VAR) the kubelet expands
+  // from a Secret-backed variable.
+  it('puts no credential into any container command, argument or probe command', () => {
+    const app = makeApp({
+      image: 'x:1',
+      api: { command: ['uvicorn', 'app.main:app'], port: 8000 },
+      worker: { app: 'app.celery' },
+      beat: {},
+      flower: {},
+      databases: { postgres: { version: '15' }, redis: { version: '7' }, mongodb: { version: '7.0' } },
+    });
+    const objects = renderApp(app, { existingSecrets: {}, randomSecret: counterRandom() });
+    const secrets = objects.filter((o): o is V1Secret => o.kind === 'Secret');
+    const values = secrets.flatMap((s) => Object.values(decode(s.data)));
+    const passwords = secrets.map((s) => decode(s.data).password).filter((p): p is string => p !== undefined);
+    expect(passwords.length).toBe(4);
+    const containers = objects.flatMap((o) => {
+      const spec = (o as { spec?: { template?: { spec?: { containers?: V1Container[]; initContainers?: V1Container[] } } } }).spec?.template?.spec;
+      return [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])];
+    });
+    expect(containers.map((c) => c.name).sort()).toEqual(['api', 'beat', 'flower', 'mongodb', 'postgres', 'redis', 'worker']);
+    for (const c of containers) {
+      const secretVars = (c.env ?? []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name);
+      const argv = [
+        ...(c.command ?? []),
+        ...(c.args ?? []),
+        ...[c.startupProbe, c.readinessProbe, c.livenessProbe].flatMap((p) => p?.exec?.command ?? []),
+      ];
+      for (const arg of argv) {
+        for (const p of passwords) expect(arg, `${c.name}: ${arg}`).not.toContain(p);
+        for (const v of values.filter((v) => passwords.some((p) => v.includes(p)))) expect(arg, `${c.name}: ${arg}`).not.toContain(v);
+        for (const name of secretVars) expect(arg, `${c.name} expands the Secret-backed ${name} into an argument`).not.toContain(`$(${name})`);
+      }
+    }
   });
 
   it('sets the namespace of the app on every object', () => {

@@ -35,10 +35,10 @@ describe('hardened pods', () => {
   });
 
   it('carries pull secrets and envFrom through', () => {
-    const app = finwise();
+    const app = makeApp({ image: 'x:1', imagePullSecrets: [{ name: 'regcred' }], envFrom: [{ secretRef: { name: 'keys' } }] });
     const spec = appPod(app, [appContainer(app, { name: 'x' })]);
     expect(spec.imagePullSecrets).toEqual([{ name: 'regcred' }]);
-    expect(spec.containers[0]?.envFrom).toEqual([{ secretRef: { name: 'finwise-api-keys' } }]);
+    expect(spec.containers[0]?.envFrom).toEqual([{ secretRef: { name: 'keys' } }]);
   });
 });
 

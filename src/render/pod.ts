@@ -76,6 +76,16 @@ export function resourceRequirements(r: Resources | undefined): V1ResourceRequir
 }
 
 /**
+ * Fills in a request for each resource of `defaults` that has neither a request nor
+ * a limit; a limit alone already makes Kubernetes request that much.
+ */
+export function withDefaultRequests(r: V1ResourceRequirements | undefined, defaults: Record<string, string>): V1ResourceRequirements {
+  const requests = { ...r?.requests };
+  for (const [k, v] of Object.entries(defaults)) if (requests[k] === undefined && r?.limits?.[k] === undefined) requests[k] = v;
+  return { ...r, requests };
+}
+
+/**
  * Spread a component's pods over nodes when it can, so one node going down does
  * not take every replica. ScheduleAnyway: a small cluster still runs them all.
  */

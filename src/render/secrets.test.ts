@@ -35,8 +35,10 @@ describe('credential Secrets', () => {
       password: 'random-1',
       host: 'finwise-redis',
       port: '6379',
-      url: 'redis://:random-1@finwise-redis:6379/0',
-      'result-backend-url': 'redis://:random-1@finwise-redis:6379/1',
+      // The user "default" named: redis-cli sends AUTH "" <password> for an empty one, which Redis refuses.
+      url: 'redis://default:random-1@finwise-redis:6379/0',
+      'result-backend-url': 'redis://default:random-1@finwise-redis:6379/1',
+      'redis.conf': 'requirepass "random-1"\n',
     });
   });
 

@@ -40,6 +40,8 @@ export const SECRET_KEYS = {
   url: 'url',
   resultBackendUrl: 'result-backend-url',
   basicAuth: 'basic-auth',
+  /** Redis's own config file holding the password (requirepass), mounted into the Redis pod. */
+  redisConf: 'redis.conf',
 } as const;
 
 export const DATABASE_PORTS: Record<DatabaseKind, number> = { postgres: 5432, redis: 6379, mongodb: 27017 };
@@ -114,7 +116,9 @@ export function redisCredentials(app: BackendApp, inputs: RenderInputs): V1Secre
   const password = passwordFor(credentialsSecretName(app, 'redis'), inputs);
   const host = componentName(app, 'redis');
   const port = DATABASE_PORTS.redis;
-  const base = `redis://:${password}@${host}:${port}`;
+  // The user "default" spelled out (Redis 6+ ACLs): with an empty user redis-cli
+  // sends AUTH "" <password>, which Redis refuses; redis-py and kombu accept both.
+  const base = `redis://default:${password}@${host}:${port}`;
   return secret(
     app,
     'redis',
@@ -124,6 +128,8 @@ export function redisCredentials(app: BackendApp, inputs: RenderInputs): V1Secre
       [SECRET_KEYS.port]: String(port),
       [SECRET_KEYS.url]: `${base}/${REDIS_BROKER_DB}`,
       [SECRET_KEYS.resultBackendUrl]: `${base}/${REDIS_RESULT_DB}`,
+      // base64url passwords need no quoting beyond the double quotes.
+      [SECRET_KEYS.redisConf]: `requirepass "${password}"\n`,
     },
     redis.deletionPolicy,
   );

@@ -4,10 +4,18 @@ import { DEFAULT_WORKER_LIVENESS, workerCommand, workerDeployment, workerProbes 
 
 describe('worker Deployment', () => {
   it('runs celery worker with the concurrency and queues', () => {
-    const app = finwise();
+    const app = makeApp({ image: 'x:1', worker: { app: 'app.celery', queues: ['default', 'emails'] }, flower: {}, databases: { redis: { version: '7' } } });
     expect(workerCommand(app, app.spec.worker!)).toEqual([
-      'celery', '-A', 'app.celery', 'worker', '--loglevel=info', '--concurrency=2', '--queues', 'default', '--task-events',
+      'celery', '-A', 'app.celery', 'worker', '--loglevel=info', '--concurrency=2', '--queues', 'default,emails', '--task-events',
     ]);
+  });
+
+  // A stock Celery app sends .delay() and beat's tasks to "celery"; a worker told to
+  // consume only other queues never sees them (found on a real node: LLEN celery grew).
+  it('consumes Celery\'s default queue in the sample, where its tasks are sent', () => {
+    const app = finwise();
+    expect(app.spec.worker?.queues).toBeUndefined();
+    expect(workerCommand(app, app.spec.worker!)).not.toContain('--queues');
   });
 
   it('sends task events only when Flower is there to read them', () => {
@@ -42,7 +50,13 @@ describe('worker probes', () => {
     const probes = workerProbes(finwise().spec.worker!);
     expect(probes.startupProbe).toEqual({
       exec: {
-        command: ['sh', '-c', 'exec celery -A "$0" inspect ping --destination "celery@$HOSTNAME" --timeout 10', 'app.celery'],
+        command: [
+          'python3',
+          '-c',
+          "import runpy, socket, sys; sys.argv = ['celery', '-A', sys.argv[1], 'inspect', 'ping', '--destination', 'celery@' + socket.gethostname(), '--timeout', sys.argv[2]]; runpy.run_module('celery', run_name='__main__')",
+          'app.celery',
+          '10',
+        ],
       },
       periodSeconds: 20,
       timeoutSeconds: 20,
@@ -50,6 +64,15 @@ describe('worker probes', () => {
     });
     expect(probes.livenessProbe).toEqual({ exec: { command: [...DEFAULT_WORKER_LIVENESS] }, periodSeconds: 30, timeoutSeconds: 20, failureThreshold: 3 });
     expect(JSON.stringify(probes.livenessProbe)).not.toContain('inspect');
+  });
+
+  // Distroless Python images have python3 but no sh or grep.
+  it('need only python3 in the image, no shell', () => {
+    const probes = workerProbes(finwise().spec.worker!);
+    for (const probe of [probes.startupProbe, probes.livenessProbe]) {
+      expect(probe.exec?.command?.[0]).toBe('python3');
+      expect(probe.exec?.command?.join(' ')).not.toMatch(/\b(sh|bash|grep)\b/);
+    }
   });
 
   it('uses the user\'s liveness command when given', () => {

@@ -23,10 +23,16 @@ export function workerCommand(app: BackendApp, worker: WorkerSpec): string[] {
 
 /**
  * Liveness when the user gives no command: fail only if the worker's main process
- * is a zombie or stopped. It reads one file, so it costs nothing, unlike
+ * is a zombie or stopped. It reads one file, so it costs little, unlike
  * `celery inspect ping`, which imports the app and costs seconds of CPU (celery/celery#4079).
+ * Python, not sh and grep: the app image has Python by definition, distroless ones
+ * have no shell.
  */
-export const DEFAULT_WORKER_LIVENESS: readonly string[] = ['sh', '-c', "! grep -Eq '^State:[[:space:]]+[ZT]' /proc/1/status"];
+export const DEFAULT_WORKER_LIVENESS: readonly string[] = [
+  'python3',
+  '-c',
+  "import sys; sys.exit(any(l.split()[1:2] in (['Z'], ['T']) for l in open('/proc/1/status') if l.startswith('State:')))",
+];
 
 export interface WorkerProbes {
   startupProbe: V1Probe;
@@ -34,9 +40,10 @@ export interface WorkerProbes {
 }
 
 /**
- * Startup: `celery inspect ping` addressed to this pod's node only, run until it
- * answers once, which proves the worker reached the broker. The app name goes in
- * as $0 rather than into the script, so nothing is parsed by the shell twice.
+ * Startup: `celery inspect ping` addressed to this pod's node only (Celery names it
+ * celery@<hostname>), run until it answers once, which proves the worker reached
+ * the broker. Through python3 -m celery, so the image needs neither a shell nor the
+ * celery script on PATH; the app name is an argument, never parsed as code.
  * Liveness: the cheap check above, or the user's.
  */
 export function workerProbes(worker: WorkerSpec): WorkerProbes {
@@ -48,10 +55,13 @@ export function workerProbes(worker: WorkerSpec): WorkerProbes {
     startupProbe: {
       exec: {
         command: [
-          'sh',
+          'python3',
           '-c',
-          `exec celery -A "$0" inspect ping --destination "celery@$HOSTNAME" --timeout ${pingTimeout}`,
+          'import runpy, socket, sys; ' +
+            "sys.argv = ['celery', '-A', sys.argv[1], 'inspect', 'ping', '--destination', 'celery@' + socket.gethostname(), '--timeout', sys.argv[2]]; " +
+            "runpy.run_module('celery', run_name='__main__')",
           worker.app,
+          String(pingTimeout),
         ],
       },
       periodSeconds: period,

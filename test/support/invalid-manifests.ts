@@ -198,6 +198,13 @@ export const invalidCases: readonly InvalidCase[] = [
     message: 'must be an image tag that starts with the version number, e.g. "15", "7.2" or "16-alpine"',
   },
   {
+    name: 'Redis older than 6 (no "default" user for the connection URLs)',
+    edit: set('spec.databases.redis.version', '5.0'),
+    path: 'spec.databases.redis.version',
+    message: 'must be 6 or later: the app connects as the Redis user "default" (redis://default:<password>@...), which Redis 6 introduced',
+    cel: true,
+  },
+  {
     name: 'unknown deletionPolicy',
     edit: set('spec.databases.redis.deletionPolicy', 'Keep'),
     path: 'spec.databases.redis.deletionPolicy',
