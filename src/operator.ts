@@ -3,10 +3,11 @@
 // purpose: the machinery lives in runtime/, the logic in controller/.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { GROUP, KIND, PLURAL, VERSION } from './api/v1alpha1.js';
 import { BackendAppReconciler } from './controller/backendapp.js';
-import { apiWriter, informerCaches, RESOURCES } from './controller/cluster.js';
+import { apiWriter, informerCaches, PODS, RESOURCES } from './controller/cluster.js';
+import { podProblem, podSummary } from './controller/pods.js';
 import { MANAGED_BY_LABEL, MANAGED_BY, INSTANCE_LABEL } from './render/labels.js';
 import {
   Controller,
@@ -57,14 +58,14 @@ export function createOperator(opts: OperatorOptions): Manager {
   const log = createLogger({ level: opts.logLevel });
   const kc = loadKubeConfig(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {});
   const metrics = new Metrics();
-  const informer = (resource: ResourceRef, labelSelector?: string) =>
+  const informer = (resource: ResourceRef, labelSelector?: string, transform: (o: KubernetesObject) => KubernetesObject = stripManagedFields) =>
     new Informer({
       resource,
       namespaces: opts.namespaces,
       source: kubeListWatch(kc, resource),
       logger: log,
       metrics: metrics.informerMetrics(resourceName(resource)),
-      transform: stripManagedFields,
+      transform,
       ...(labelSelector ? { labelSelector } : {}),
     });
 
@@ -72,11 +73,14 @@ export function createOperator(opts: OperatorOptions): Manager {
   // Children are cached by label, so the operator holds only what it made, not
   // every Secret and Deployment of the cluster.
   const children = new Map(Object.entries(RESOURCES).map(([key, ref]) => [key, informer(ref, `${MANAGED_BY_LABEL}=${MANAGED_BY}`)]));
+  // The apps' pods, each cut down to what says why it does not run.
+  const pods = informer(PODS, `${MANAGED_BY_LABEL}=${MANAGED_BY}`, (o) => podSummary(o as V1Pod));
   const identity = `${hostname()}_${randomUUID()}`;
 
   const reconciler = new BackendAppReconciler({
     apps,
     children: informerCaches(children),
+    pods,
     writer: apiWriter(kc),
     events: createEventRecorder(kc, { controller: `${GROUP}/backendapp-operator`, instance: identity, log }),
     log,
@@ -96,6 +100,23 @@ export function createOperator(opts: OperatorOptions): Manager {
       },
     });
   }
+
+  // A pod wakes its app only when what it says about a problem changes (a container
+  // starts waiting in CrashLoopBackOff, a missing Secret appears): readiness itself
+  // already reaches the app through the workload's status.
+  const appOfPod = (o: KubernetesObject) => {
+    const name = o.metadata?.labels?.[INSTANCE_LABEL];
+    return name && o.metadata?.namespace ? [{ namespace: o.metadata.namespace, name }] : [];
+  };
+  const problemOf = (o: KubernetesObject) => podProblem(o as V1Pod);
+  controller.watches(pods, appOfPod, {
+    priority: LOW_PRIORITY,
+    predicate: {
+      create: (o) => problemOf(o) !== undefined,
+      update: (o, n) => problemOf(o) !== problemOf(n),
+      delete: (o) => problemOf(o) !== undefined,
+    },
+  });
 
   const mgr = new Manager({
     logger: log,

@@ -765,6 +765,13 @@ const ConditionSchema = strict({
 const ComponentStatusSchema = strict({
   ready: z.number().int().min(0).describe('Pods that are ready.'),
   desired: z.number().int().min(0).describe('Pods wanted, as decided by the spec or the autoscaler.'),
+  message: z
+    .string()
+    .max(256)
+    .optional()
+    .describe(
+      'Why pods are not ready, while some are missing: a container waiting in CreateContainerConfigError, ImagePullBackOff, ErrImagePull or CrashLoopBackOff (with its last exit), or a pod the scheduler cannot place.',
+    ),
 });
 
 const componentStatus = (name: string) => ComponentStatusSchema.optional().describe(`Pods of ${name}.`);

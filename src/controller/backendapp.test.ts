@@ -29,7 +29,7 @@ const SPEC = {
  * Caches that hold whatever the writer applied, like informers after their watch
  * events. `unwatched` objects exist on the API server but not (yet) in the caches.
  */
-function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined; unwatched?: KubernetesObject[] } = {}) {
+function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined; unwatched?: KubernetesObject[]; pods?: KubernetesObject[] } = {}) {
   const store = new Map<string, Map<string, KubernetesObject>>();
   const unwatched = new Map((opts.unwatched ?? []).map((o) => [`${key(o)} ${o.metadata?.name}`, o]));
   const writes: string[] = [];
@@ -86,6 +86,7 @@ function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined; un
   const reconciler = new BackendAppReconciler({
     apps: { get: () => (current ? { ...current, status } as KubernetesObject : undefined) },
     children,
+    pods: { list: (ns) => (opts.pods ?? []).filter((p) => p.metadata?.namespace === ns) },
     writer,
     events: recorder,
     log: silentLogger(),
@@ -135,6 +136,22 @@ describe('BackendAppReconciler', () => {
     await expect(r.reconcile()).rejects.toThrow(/forbidden/);
     expect(r.writes.filter((x) => x.startsWith('apply') && !x.startsWith('apply Secret/'))).toEqual([]);
     expect(r.status()?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Forbidden' });
+  });
+
+  it('reports why a component\'s pods do not run, from this app\'s pods only', async () => {
+    const waitingPod = (name: string, app: string, message: string): KubernetesObject =>
+      ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: NS, labels: { 'app.kubernetes.io/instance': app, 'app.kubernetes.io/component': 'api' } },
+        status: { containerStatuses: [{ name: 'api', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'CreateContainerConfigError', message } } }] },
+      }) as KubernetesObject;
+    const w = world({ pods: [waitingPod('web-api-1', 'web', 'secret "keys" not found'), waitingPod('other-api-1', 'other', 'secret "theirs" not found')] });
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    expect(w.status()?.components?.api).toEqual({ ready: 0, desired: 2, message: 'CreateContainerConfigError: secret "keys" not found' });
+    expect(w.status()?.conditions?.find((c) => c.type === 'Ready')?.message).toContain('api 0/2 (rolling out): CreateContainerConfigError: secret "keys" not found');
+    expect(JSON.stringify(w.status())).not.toContain('theirs');
   });
 
   it('adds its finalizer to an app that lacks it', async () => {

@@ -1,7 +1,7 @@
 // The BackendApp reconciler: load, validate, render, apply, prune, report status.
 // Level-based: every call reads the app and its children from the caches and drives
 // the cluster towards the spec; it never trusts what an event said.
-import type { KubernetesObject, V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   API_VERSION,
@@ -21,6 +21,7 @@ import { statusCodeOf } from '../runtime/client.js';
 import { errorMessage } from '../runtime/logger.js';
 import { canonicalJSON, divergentLists, needsApply, withAppliedHash } from './drift.js';
 import type { ChildCaches, Writer } from './cluster.js';
+import { componentProblem } from './pods.js';
 import { desiredStatus, withTransitionTimes, type Blocker, type ComponentObservation } from './status.js';
 
 /** Carries out deletionPolicy before the app goes; removed even when the spec is invalid. */
@@ -29,6 +30,8 @@ export const FINALIZER = 'backendapp.io/finalizer';
 export interface ReconcilerDeps {
   apps: { get(namespace: string, name: string): KubernetesObject | undefined };
   children: ChildCaches;
+  /** The apps' pods (podSummary), read only to say why a component is not ready. */
+  pods?: { list(namespace: string): KubernetesObject[] };
   writer: Writer;
   events: EventRecorder;
   log: Logger;
@@ -75,12 +78,23 @@ export class BackendAppReconciler {
       await this.prune(app, desired, log);
     } catch (err) {
       // Report what stopped us, but let the original error drive the retry.
-      await this.reportStatus(app, observe(this.deps.children, valid, desired), log, blockerOf(err)).catch((statusErr: unknown) =>
+      await this.reportStatus(app, this.observe(valid, desired), log, blockerOf(err)).catch((statusErr: unknown) =>
         log.error({ err: errorMessage(statusErr) }, 'could not report the failure in status'),
       );
       throw err;
     }
-    await this.reportStatus(app, observe(this.deps.children, valid, desired), log, undefined);
+    await this.reportStatus(app, this.observe(valid, desired), log, undefined);
+  }
+
+  /** What each component's workload reports, and why its pods do not run when they say so. */
+  private observe(app: BackendApp, desired: KubernetesObject[]): ComponentObservation[] {
+    const obs = observe(this.deps.children, app, desired);
+    const pods = this.deps.pods?.list(app.metadata.namespace ?? '').filter((p) => p.metadata?.labels?.[INSTANCE_LABEL] === app.metadata.name) ?? [];
+    if (!pods.length) return obs;
+    return obs.map((o) => {
+      const problem = componentProblem(pods.filter((p) => p.metadata?.labels?.[COMPONENT_LABEL] === o.component) as V1Pod[]);
+      return problem ? { ...o, problem } : o;
+    });
   }
 
   /**

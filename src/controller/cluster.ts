@@ -17,6 +17,9 @@ export const RESOURCES: Record<string, ResourceRef> = {
   'networking.k8s.io/v1/NetworkPolicy': { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy' },
 };
 
+/** Read-only, cached in small summaries (pods.ts podSummary): status says why pods do not run. */
+export const PODS: ResourceRef = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
+
 /** Read-only, not cached: only the finalizer looks at claims. */
 export const PVC_KEY = 'v1/PersistentVolumeClaim';
 const EXTRA: Record<string, ResourceRef> = {

@@ -76,6 +76,26 @@ describe('desiredStatus', () => {
     expect(s.phase).toBe('Degraded');
   });
 
+  it('says why pods are not ready, in the component\'s status and in the Ready message', () => {
+    const problem = 'CreateContainerConfigError: secret "finwise-api-keys" not found';
+    const obs: ComponentObservation[] = [
+      { component: 'api', kind: 'Deployment', workload: deployment(2, 2) },
+      { component: 'worker', kind: 'Deployment', workload: deployment(2, 0), problem },
+    ];
+    const s = desiredStatus(3, obs, undefined);
+    expect(s.components?.worker).toEqual({ ready: 0, desired: 2, message: problem });
+    expect(s.components?.api).toEqual({ ready: 2, desired: 2 });
+    expect(cond(s, 'Ready')?.message).toBe(`Waiting for worker 0/2: ${problem}`);
+    expect(cond(s, 'Progressing')?.message).toBe(`Waiting for worker 0/2: ${problem}`);
+  });
+
+  it('leaves out a pod\'s problem once the component has every pod it wants', () => {
+    const obs: ComponentObservation[] = [{ component: 'worker', kind: 'Deployment', workload: deployment(2, 2), problem: 'CrashLoopBackOff: container worker keeps exiting (restarted 1 time)' }];
+    const s = desiredStatus(3, obs, undefined);
+    expect(s.components?.worker).toEqual({ ready: 2, desired: 2 });
+    expect(cond(s, 'Ready')?.status).toBe('True');
+  });
+
   it('reports a blocker on every condition and keeps the counts', () => {
     const s = desiredStatus(5, [{ component: 'api', kind: 'Deployment', workload: deployment(2, 2) }], {
       reason: 'InvalidSpec',

@@ -6,9 +6,13 @@ import type { BackendAppStatus, Component, Condition } from '../api/v1alpha1.js'
 export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
 
 /** What one component's workload reports; `workload` is undefined while it does not exist yet. */
-export type ComponentObservation =
+export type ComponentObservation = (
   | { component: Component; kind: 'Deployment'; workload: V1Deployment | undefined; minReplicas?: number }
-  | { component: Component; kind: 'StatefulSet'; workload: V1StatefulSet | undefined; minReplicas?: number };
+  | { component: Component; kind: 'StatefulSet'; workload: V1StatefulSet | undefined; minReplicas?: number }
+) & {
+  /** Why its pods do not run, read from the pods (pods.ts componentProblem). */
+  problem?: string;
+};
 
 /** Something that stops the operator from acting on the spec, reported instead of counts. */
 export interface Blocker {
@@ -25,9 +29,18 @@ export interface ComponentState {
   upToDate: boolean;
   /** The Deployment gave up waiting for its rollout (progressDeadlineSeconds). */
   stalled: boolean;
+  /** Why pods are not ready, when their containers or the scheduler say so. */
+  problem?: string;
 }
 
 export function componentState(obs: ComponentObservation): ComponentState {
+  const state = countsOf(obs);
+  // A problem matters only while pods are missing: a crash-looping pod of a finished
+  // rollout's surplus, or one being replaced, is not why anything waits.
+  return obs.problem && (state.ready < state.desired || !state.upToDate) ? { ...state, problem: obs.problem } : state;
+}
+
+function countsOf(obs: ComponentObservation): ComponentState {
   const w = obs.workload;
   if (!w) return { component: obs.component, ready: 0, desired: Math.max(1, obs.minReplicas ?? 0), upToDate: false, stalled: false };
   // Under an HPA the autoscaler writes spec.replicas, so the desired count follows
@@ -67,7 +80,7 @@ export function desiredStatus(
 ): Omit<BackendAppStatus, 'conditions'> & { conditions: Omit<Condition, 'lastTransitionTime'>[] } {
   const states = observations.map(componentState);
   const components: NonNullable<BackendAppStatus['components']> = {};
-  for (const s of states) components[s.component] = { ready: s.ready, desired: s.desired };
+  for (const s of states) components[s.component] = { ready: s.ready, desired: s.desired, ...(s.problem ? { message: s.problem } : {}) };
   const summary = summarize(states);
   const waiting = states.filter((s) => s.ready < s.desired || !s.upToDate);
   const stalled = states.filter((s) => s.stalled);
@@ -95,7 +108,11 @@ export function desiredStatus(
     };
   }
 
-  const waitingText = waiting.map((s) => `${s.component} ${s.ready}/${s.desired}${s.upToDate ? '' : ' (rolling out)'}`).join(', ');
+  // "worker 0/2: CreateContainerConfigError: secret "keys" not found", so kubectl wait,
+  // kubectl describe and Argo CD say why, not only how many.
+  const waitingText = waiting
+    .map((s) => `${s.component} ${s.ready}/${s.desired}${s.upToDate ? '' : ' (rolling out)'}${s.problem ? `: ${s.problem}` : ''}`)
+    .join(', ');
   const degraded = stalled.length > 0;
   return {
     observedGeneration: generation,

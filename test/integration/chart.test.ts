@@ -182,8 +182,10 @@ describe('helm template', () => {
   });
 
   it('keeps one pod through drains when there is a standby, and adds no PodDisruptionBudget for a single replica', async () => {
-    const pdb = only<{ spec: { minAvailable: number } }>((await template()).objects, 'PodDisruptionBudget');
+    const pdb = only<{ spec: { minAvailable: number; unhealthyPodEvictionPolicy?: string } }>((await template()).objects, 'PodDisruptionBudget');
     expect(pdb.spec.minAvailable).toBe(1);
+    // An operator pod that is not Ready must not block a drain (kube-linter, kube-score).
+    expect(pdb.spec.unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
     expect(find((await template(['--set', 'replicaCount=1'])).objects, 'PodDisruptionBudget')).toEqual([]);
   });
 
@@ -254,8 +256,8 @@ describe('kustomize config/default', () => {
       return { replicas: d.spec!.replicas, strategy: d.spec!.strategy, spec };
     };
     expect(pod(only<V1Deployment>(kustomized, 'Deployment'))).toEqual(pod(only<V1Deployment>(helmed, 'Deployment')));
-    const pdb = (objs: Manifest[]) => only<{ spec: { minAvailable: number } }>(objs, 'PodDisruptionBudget').spec.minAvailable;
-    expect(pdb(kustomized)).toBe(pdb(helmed));
+    const pdb = (objs: Manifest[]) => only<{ spec: { minAvailable: number; unhealthyPodEvictionPolicy?: string } }>(objs, 'PodDisruptionBudget').spec;
+    expect(pdb(kustomized)).toEqual(pdb(helmed));
     const kNs = only<{ metadata: { labels: Record<string, string> } }>(kustomized, 'Namespace');
     expect(kNs.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
   });

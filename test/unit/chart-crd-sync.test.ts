@@ -80,6 +80,8 @@ describe('the operator RBAC rules', () => {
       'core/services': applied,
       'core/secrets': [...applied, 'get'].sort(),
       'core/persistentvolumeclaims': ['delete', 'list'],
+      // Read only, to say in status why a component's pods do not run.
+      'core/pods': ['list', 'watch'],
       'autoscaling/horizontalpodautoscalers': applied,
       'policy/poddisruptionbudgets': applied,
       'networking.k8s.io/networkpolicies': applied,

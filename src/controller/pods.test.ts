@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import { componentProblem, podProblem, podSummary } from './pods.js';
+
+function pod(name: string, status: V1Pod['status'], extra: Partial<NonNullable<V1Pod['metadata']>> = {}): V1Pod {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop', labels: { 'app.kubernetes.io/component': 'worker' }, ...extra }, status };
+}
+
+function container(name: string, state: V1ContainerStatus['state'], more: Partial<V1ContainerStatus> = {}): V1ContainerStatus {
+  return { name, image: 'x:1', imageID: '', ready: false, restartCount: 0, state, ...more };
+}
+
+const missingSecret = pod('web-worker-a', {
+  phase: 'Pending',
+  containerStatuses: [
+    container('worker', { waiting: { reason: 'CreateContainerConfigError', message: 'secret "finwise-api-keys" not found' } }),
+  ],
+});
+
+describe('podProblem', () => {
+  it('names a missing Secret or ConfigMap (CreateContainerConfigError) with the kubelet\'s message', () => {
+    expect(podProblem(missingSecret)).toBe('CreateContainerConfigError: secret "finwise-api-keys" not found');
+  });
+
+  it('names an image that cannot be pulled', () => {
+    const p = pod('a', {
+      containerStatuses: [container('api', { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "ghcr.io/acme/api:9"' } })],
+    });
+    expect(podProblem(p)).toBe('ImagePullBackOff: Back-off pulling image "ghcr.io/acme/api:9"');
+  });
+
+  it('gives a crash loop\'s last exit code and the last line of its termination message', () => {
+    const p = pod('a', {
+      containerStatuses: [
+        container(
+          'api',
+          { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container=api pod=a' } },
+          { restartCount: 3, lastState: { terminated: { exitCode: 1, reason: 'Error', message: 'Traceback...\nModuleNotFoundError: No module named app' } } },
+        ),
+      ],
+    });
+    expect(podProblem(p)).toBe('CrashLoopBackOff: container api exited with code 1 (restarted 3 times): ModuleNotFoundError: No module named app');
+  });
+
+  it('says OOMKilled instead of an exit code', () => {
+    const p = pod('a', {
+      containerStatuses: [
+        container('worker', { waiting: { reason: 'CrashLoopBackOff' } }, { restartCount: 1, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }),
+      ],
+    });
+    expect(podProblem(p)).toBe('CrashLoopBackOff: container worker was OOMKilled (restarted 1 time)');
+  });
+
+  it('looks at init containers too', () => {
+    const p = pod('a', { initContainerStatuses: [container('migrate', { waiting: { reason: 'ErrImagePull', message: 'not found' } })] });
+    expect(podProblem(p)).toBe('ErrImagePull: not found');
+  });
+
+  it('reports a pod the scheduler cannot place, before any container exists', () => {
+    const p = pod('a', {
+      phase: 'Pending',
+      conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient memory.' }],
+    });
+    expect(podProblem(p)).toBe('Unschedulable: 0/3 nodes are available: 3 Insufficient memory.');
+  });
+
+  it('sees no problem in a container on its normal way to running, in a running one, or in a pod being deleted', () => {
+    expect(podProblem(pod('a', { containerStatuses: [container('api', { waiting: { reason: 'ContainerCreating' } })] }))).toBeUndefined();
+    expect(podProblem(pod('a', { containerStatuses: [container('api', { running: {} })] }))).toBeUndefined();
+    expect(podProblem(pod('a', { phase: 'Pending' }))).toBeUndefined();
+    expect(podProblem({ ...missingSecret, metadata: { ...missingSecret.metadata, deletionTimestamp: new Date() } })).toBeUndefined();
+  });
+
+  it('keeps a problem short enough for a status message', () => {
+    const p = pod('a', { containerStatuses: [container('api', { waiting: { reason: 'CreateContainerError', message: 'x'.repeat(1000) } })] });
+    expect(podProblem(p)?.length).toBe(200);
+  });
+});
+
+describe('componentProblem', () => {
+  it('reports the problem most pods share, the first by name on a tie', () => {
+    const crash = (name: string) =>
+      pod(name, { containerStatuses: [container('worker', { waiting: { reason: 'CrashLoopBackOff' } }, { restartCount: 2 })] });
+    const secret = (name: string) => ({ ...missingSecret, metadata: { ...missingSecret.metadata, name } });
+    expect(componentProblem([crash('a'), secret('b'), secret('c')])).toBe('CreateContainerConfigError: secret "finwise-api-keys" not found');
+    expect(componentProblem([secret('b'), crash('a')])).toBe('CrashLoopBackOff: container worker keeps exiting (restarted 2 times)');
+    expect(componentProblem([pod('a', { phase: 'Running' })])).toBeUndefined();
+    expect(componentProblem([])).toBeUndefined();
+  });
+});
+
+describe('podSummary', () => {
+  it('keeps what problem detection reads and drops the rest of the pod', () => {
+    const full: V1Pod = {
+      ...missingSecret,
+      metadata: { ...missingSecret.metadata, uid: 'u', resourceVersion: '5', annotations: { big: 'x'.repeat(1000) }, managedFields: [{}] },
+      spec: { containers: [{ name: 'worker', image: 'x:1', env: [{ name: 'A', value: 'b' }] }] },
+      status: {
+        ...missingSecret.status,
+        conditions: [
+          { type: 'Ready', status: 'False' },
+          { type: 'PodScheduled', status: 'True' },
+        ],
+        podIP: '10.0.0.1',
+      },
+    };
+    const small = podSummary(full);
+    expect(small.spec).toBeUndefined();
+    expect(small.metadata).toEqual({ name: 'web-worker-a', namespace: 'shop', uid: 'u', resourceVersion: '5', labels: { 'app.kubernetes.io/component': 'worker' } });
+    expect(small.status?.conditions).toBeUndefined();
+    expect(podProblem(small)).toBe(podProblem(full));
+    expect(JSON.stringify(small).length).toBeLessThan(JSON.stringify(full).length / 3);
+  });
+});
