@@ -17,9 +17,14 @@ K8S_VERSION=v1.35.4
 ETCD_VERSION=v3.6.5
 KWOK_VERSION=v0.7.0
 HELM_VERSION=v3.19.0
+COREDNS_VERSION=v1.14.7
+KUBECONFORM_VERSION=v0.7.0
 
-# The cache key includes the wrapper module, so changing a pinned version rebuilds.
-key=$(cat "$tools_mod/go.mod" "$tools_mod/go.sum" "$tools_mod/etcd/main.go" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)
+# The Kubernetes and etcd binaries are keyed by the wrapper module and the version
+# they are stamped with; each tool installed by `go install MODULE@VERSION` is cached
+# by its own version and linked into the bin folder, so adding or bumping one tool
+# never rebuilds the others.
+key=$(cat "$tools_mod/go.mod" "$tools_mod/go.sum" "$tools_mod/etcd/main.go" <(echo "$K8S_VERSION") | sha256sum | cut -c1-12)
 cache_root=${BACKENDAPP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/backendapp-operator}
 bin="$cache_root/$K8S_VERSION-$key/bin"
 
@@ -50,11 +55,19 @@ ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION \
 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2) \
 -X k8s.io/component-base/version.gitTreeState=clean"
 
+# installed MODULE@VERSION: where `go install` of that version is cached.
+installed() { echo "$cache_root/go-install/${1//\//_}/$(basename "${1%@*}")"; }
+
 step=0
-total=7
+total=11
 build() {
   local name=$1 how=$2 started
   step=$((step + 1))
+  # A go-install tool: the bin folder links the cached build of exactly this version.
+  if [[ "$how" == *@* ]]; then
+    [[ -L "$bin/$name" && "$(readlink "$bin/$name")" != "$(installed "$how")" ]] && rm -f "$bin/$name"
+    [[ -x "$(installed "$how")" && ! -e "$bin/$name" ]] && ln -s "$(installed "$how")" "$bin/$name"
+  fi
   if found "$name"; then
     log "[$step/$total] $name: cached"
     return 0
@@ -72,8 +85,12 @@ build() {
       local gobin
       gobin=$(mktemp -d)
       GOBIN="$gobin" go install -trimpath -ldflags "-s -w" "$how"
-      mv "$gobin/$name" "$bin/.$name.tmp"
-      rm -rf "$gobin" ;;
+      mkdir -p "$(dirname "$(installed "$how")")"
+      mv "$gobin/$name" "$(installed "$how")"
+      rm -rf "$gobin"
+      ln -sfn "$(installed "$how")" "$bin/$name"
+      log "[$step/$total] $name: built in $(( $(date +%s) - started ))s"
+      return 0 ;;
   esac
   mv "$bin/.$name.tmp" "$bin/$name"
   log "[$step/$total] $name: built in $(( $(date +%s) - started ))s"
@@ -88,6 +105,13 @@ build kube-scheduler k8s
 build kubectl k8s
 build kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 build helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+# The real node (hack/local-cluster.sh up --real-node): kubelet and kube-proxy of the
+# control plane's version, and CoreDNS for cluster DNS.
+build kubelet k8s
+build kube-proxy k8s
+build coredns "github.com/coredns/coredns@$COREDNS_VERSION"
+# Offline validation of manifests against the CRD, as users run it in CI.
+build kubeconform "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
 
-echo "k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION helm=$HELM_VERSION" > "$bin/../versions"
+echo "k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION helm=$HELM_VERSION coredns=$COREDNS_VERSION kubeconform=$KUBECONFORM_VERSION" > "$bin/../versions"
 echo "$bin"

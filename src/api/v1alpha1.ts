@@ -107,7 +107,8 @@ function strict<T extends z.core.$ZodLooseShape>(shape: T, hints: Record<string,
 // Reusable field types. Patterns are RE2-compatible: the CRD reuses them verbatim.
 
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** What the API server itself requires of every object name; "[.]" rather than a backslash, which a CEL string would need escaped. */
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 const objectName = (what: string) =>
   z
@@ -829,12 +830,20 @@ const MetadataSchema = z.looseObject({
 });
 
 /**
- * Root-level CEL: only metadata.name is visible to CEL there. The rules name the
- * field (fieldPath), so the server reports them at metadata.name, as the CLI does.
+ * Root-level CEL: the API server lets rules at the root read metadata.name without
+ * the CRD declaring it. Declaring it (the only way to give these rules a fieldPath)
+ * would make schemas converted the standard way (kubeconform's openapi2jsonschema,
+ * datree's CRD catalogue) refuse every BackendApp with a namespace or labels, so the
+ * server reports these at the root, and the message names the field instead.
  */
 export const METADATA_NAME_RULES: readonly CelRule[] = [
-  { rule: `size(self.metadata.name) <= ${MAX_APP_NAME_LENGTH}`, message: NAME_LENGTH_MESSAGE, fieldPath: '.metadata.name' },
-  { rule: `self.metadata.name.matches('${DNS1035_LABEL.source}')`, message: NAME_FORMAT_MESSAGE, fieldPath: '.metadata.name' },
+  { rule: `size(self.metadata.name) <= ${MAX_APP_NAME_LENGTH}`, message: `metadata.name ${NAME_LENGTH_MESSAGE}` },
+  // Only names the API server's own check (a DNS-1123 subdomain) lets through, so a
+  // name it refuses gets its message alone.
+  {
+    rule: `!self.metadata.name.matches('${DNS1123_SUBDOMAIN.source}') || self.metadata.name.matches('${DNS1035_LABEL.source}')`,
+    message: `metadata.name ${NAME_FORMAT_MESSAGE}`,
+  },
 ];
 
 export const BackendAppSchema = z.strictObject({

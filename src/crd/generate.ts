@@ -268,9 +268,9 @@ export function backendAppOpenAPISchema(): V1JSONSchemaProps {
           'Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to.',
         type: 'string',
       },
-      // Only name (and generateName) may be described under metadata; declaring
-      // name lets the root CEL rules report their errors at metadata.name.
-      metadata: { type: 'object', properties: { name: { type: 'string' } } },
+      // Nothing declared under metadata (see METADATA_NAME_RULES): converters that
+      // close every object with properties would then refuse namespace and labels.
+      metadata: { type: 'object' },
       spec: toStructural(jsonSchemaOf(BackendAppSpecSchema), '.spec'),
       status: toStructural(jsonSchemaOf(BackendAppStatusSchema), '.status'),
     },

@@ -69,7 +69,9 @@ function overreach(rules: V1PolicyRule[]): string[] {
     if (all.some((v) => v.includes('*'))) problems.push(`wildcard in ${JSON.stringify(r)}`);
     if (r.nonResourceURLs) problems.push(`nonResourceURLs in ${JSON.stringify(r)}`);
     for (const v of r.verbs) if (FORBIDDEN_VERBS.includes(v)) problems.push(`verb ${v}`);
-    for (const res of r.resources ?? []) if (FORBIDDEN_RESOURCES.includes(res) || res === 'pods') problems.push(`resource ${res}`);
+    for (const res of r.resources ?? []) if (FORBIDDEN_RESOURCES.includes(res)) problems.push(`resource ${res}`);
+    // Pods are read (why a component is not ready), never written: the workloads own them.
+    if (r.resources?.includes('pods') && r.verbs.some((v) => v !== 'list' && v !== 'watch')) problems.push(`pods ${r.verbs.join(',')}`);
   }
   return problems;
 }
@@ -256,8 +258,13 @@ describe('kustomize config/default', () => {
       return { replicas: d.spec!.replicas, strategy: d.spec!.strategy, spec };
     };
     expect(pod(only<V1Deployment>(kustomized, 'Deployment'))).toEqual(pod(only<V1Deployment>(helmed, 'Deployment')));
-    const pdb = (objs: Manifest[]) => only<{ spec: { minAvailable: number; unhealthyPodEvictionPolicy?: string } }>(objs, 'PodDisruptionBudget').spec;
+    // Selectors differ by design (labels); the policy must not.
+    const pdb = (objs: Manifest[]) => {
+      const { minAvailable, unhealthyPodEvictionPolicy } = only<{ spec: { minAvailable: number; unhealthyPodEvictionPolicy?: string } }>(objs, 'PodDisruptionBudget').spec;
+      return { minAvailable, unhealthyPodEvictionPolicy };
+    };
     expect(pdb(kustomized)).toEqual(pdb(helmed));
+    expect(pdb(kustomized).unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
     const kNs = only<{ metadata: { labels: Record<string, string> } }>(kustomized, 'Namespace');
     expect(kNs.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
   });

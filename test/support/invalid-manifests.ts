@@ -53,6 +53,14 @@ export const invalidCases: readonly InvalidCase[] = [
     message: 'must be lowercase letters, digits and "-", start with a letter and end with a letter or digit (it names Services) (got "FinWise")',
   },
   {
+    // A valid object name for the API server, but not a Service name (DNS-1035).
+    name: 'name starting with a digit',
+    edit: set('metadata.name', '1finwise'),
+    path: 'metadata.name',
+    message: 'must be lowercase letters, digits and "-", start with a letter and end with a letter or digit (it names Services)',
+    cel: true,
+  },
+  {
     name: 'name too long for derived names',
     edit: set('metadata.name', 'a'.repeat(43)),
     path: 'metadata.name',

@@ -19,6 +19,9 @@ function celMessagesAt(path: string): string[] {
     for (const r of rules ?? []) {
       const target = r.fieldPath ?? '';
       if (target === (rest.length ? `.${rest.join('.')}` : '')) messages.push(r.message);
+      // Root rules on metadata.name carry no fieldPath (the CRD declares nothing
+      // under metadata); their message starts with the field instead.
+      else if (i === 0 && r.fieldPath === undefined && r.message.startsWith(`${path} `)) messages.push(r.message.slice(path.length + 1));
     }
     const seg = segments[i];
     if (seg === undefined) break;
