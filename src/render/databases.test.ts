@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { V1Container } from '@kubernetes/client-node';
 import { finwise, makeApp } from './fixtures.test-util.js';
 import { restrictedViolations } from './pod.js';
-import { DATABASE_UID, databaseClientService, databaseHeadlessService, databaseObjects, databaseStatefulSet, pvcRetentionPolicy } from './databases.js';
+import { DATABASE_UID, databaseClientService, databaseHeadlessService, databaseObjects, databaseStatefulSet, postgresLayout, pvcRetentionPolicy } from './databases.js';
 
 const container = (db: 'postgres' | 'redis' | 'mongodb'): V1Container => {
   const c = databaseStatefulSet(finwise(), db)?.spec?.template.spec?.containers[0];
@@ -62,6 +62,28 @@ describe('database StatefulSets', () => {
     expect(pw?.valueFrom?.secretKeyRef).toEqual({ name: 'finwise-postgres-credentials', key: 'password' });
     expect(container('redis').env).toEqual([{ name: 'REDISCLI_AUTH', valueFrom: { secretKeyRef: { name: 'finwise-redis-credentials', key: 'password' } } }]);
     expect(container('mongodb').env?.find((e) => e.name === 'MONGO_INITDB_ROOT_PASSWORD')?.valueFrom?.secretKeyRef?.key).toBe('password');
+  });
+
+  // The official images declare VOLUMEs; a path the pod's volume does not cover gets
+  // a container-scoped directory from containerd and CRI-O, gone with the container
+  // (found on a real node: PostgreSQL re-initialised after its pod was deleted).
+  it('mount the data volume over the path each image declares as a VOLUME, and keep the data inside it', () => {
+    const declared: [version: string, db: 'postgres' | 'redis' | 'mongodb', volume: string][] = [
+      ['15', 'postgres', '/var/lib/postgresql/data'],
+      ['17.2-bookworm', 'postgres', '/var/lib/postgresql/data'],
+      ['18', 'postgres', '/var/lib/postgresql'],
+      ['7', 'redis', '/data'],
+      ['7.0', 'mongodb', '/data/db'],
+    ];
+    for (const [version, db, volume] of declared) {
+      const app = makeApp({ image: 'x:1', databases: { [db]: { version } } });
+      const c = databaseStatefulSet(app, db)?.spec?.template.spec?.containers[0];
+      const data = c?.volumeMounts?.find((m) => m.name === 'data')?.mountPath ?? '';
+      expect(`${volume}/`.startsWith(`${data}/`), `${db}:${version} mounts ${data}, image VOLUME ${volume}`).toBe(true);
+      const pgdata = c?.env?.find((e) => e.name === 'PGDATA')?.value;
+      if (pgdata) expect(pgdata.startsWith(`${data}/`), `PGDATA ${pgdata} inside ${data}`).toBe(true);
+    }
+    expect(postgresLayout('15')).toEqual({ mountPath: '/var/lib/postgresql/data', pgdata: '/var/lib/postgresql/data/pgdata' });
   });
 
   it('claim storage through volumeClaimTemplates', () => {

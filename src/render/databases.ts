@@ -38,18 +38,33 @@ function execReadiness(command: string[], periodSeconds = 10, timeoutSeconds = 5
   return { exec: { command }, periodSeconds, timeoutSeconds, failureThreshold: 3 };
 }
 
+/**
+ * Where the volume goes and where PGDATA lives. The volume must cover the path the
+ * image declares as a VOLUME: containerd and CRI-O give an uncovered one a
+ * container-scoped directory, so the data would live there and vanish with the
+ * container. Images before 18 declare /var/lib/postgresql/data; PGDATA is a
+ * directory inside it, as the image's docs advise, so the volume's lost+found stays
+ * out of it. 18 and later declare /var/lib/postgresql, the parent of PGDATA. The
+ * major version never changes in place, so neither does the layout.
+ */
+export function postgresLayout(version: string): { mountPath: string; pgdata: string } {
+  const major = Number(/^[0-9]+/.exec(version)?.[0] ?? 0);
+  return major >= 18
+    ? { mountPath: '/var/lib/postgresql', pgdata: '/var/lib/postgresql/data' }
+    : { mountPath: '/var/lib/postgresql/data', pgdata: '/var/lib/postgresql/data/pgdata' };
+}
+
 function postgres(app: BackendApp, pg: PostgresSpec): Engine {
+  const layout = postgresLayout(pg.version);
   return {
     image: `postgres:${pg.version}`,
-    // The volume is mounted on the parent of PGDATA, as postgres 18+ images expect,
-    // which also keeps the volume's lost+found out of the data directory.
-    mountPath: '/var/lib/postgresql',
+    mountPath: layout.mountPath,
     container: {
       env: [
         { name: 'POSTGRES_USER', value: pg.username },
         { name: 'POSTGRES_DB', value: pg.database },
         passwordEnv(app, 'postgres', 'POSTGRES_PASSWORD'),
-        { name: 'PGDATA', value: '/var/lib/postgresql/data' },
+        { name: 'PGDATA', value: layout.pgdata },
       ],
       // TCP on 127.0.0.1: the init-time server listens on the socket only, so this
       // turns ready only once the real server accepts connections.
