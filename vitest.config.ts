@@ -1,9 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects: `unit` is pure code (no cluster, runs in seconds); `integration`
+// Four projects: `unit` is pure code (no cluster, runs in seconds); `integration`
 // stands on the local control plane (hack/local-cluster.sh) or on $KUBECONFIG;
 // `drills` are the slow fault drills (operator killed, control plane restarted,
-// storms, hostile input) on the same kind of cluster.
+// storms, hostile input) on the same kind of cluster; `e2e` runs the stack for real
+// on the local control plane's real node (hack/local-cluster.sh up --real-node),
+// with images built on the machine (hack/images/).
 export default defineConfig({
   test: {
     projects: [
@@ -22,6 +24,17 @@ export default defineConfig({
           hookTimeout: 300_000,
           // Files share one API server; run them one at a time so timing-sensitive
           // checks (idle writes, leader handover) are not disturbed by neighbours.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
+          // Real pods on the real node: images start, databases initialise, Python imports.
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
           fileParallelism: false,
         },
       },

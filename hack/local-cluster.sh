@@ -5,6 +5,10 @@
 # hack/build-tools.sh.
 #
 #   hack/local-cluster.sh up        start it (idempotent: reuses a healthy cluster)
+#   hack/local-cluster.sh up --real-node
+#                                   the same plus one real node, `real-node`, that runs
+#                                   containers (also with LOCAL_CLUSTER_REAL_NODE=1); see
+#                                   hack/real-node.sh. Needs root; `down` stops it too.
 #   hack/local-cluster.sh down      stop every process it started and remove its state
 #   hack/local-cluster.sh status    say what runs
 #   hack/local-cluster.sh env       print `export KUBECONFIG=... PATH=...` for eval
@@ -25,6 +29,7 @@ nodes=${LOCAL_CLUSTER_NODES:-3}
 pvs=${LOCAL_CLUSTER_PVS:-200}
 kubeconfig="$state/kubeconfig"
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok pv-recycler)
+real_node=${LOCAL_CLUSTER_REAL_NODE:-0}
 
 log() { printf '[local-cluster] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -112,8 +117,14 @@ gen_certs() {
   issue admin "/O=system:masters/CN=local-cluster-admin"
   issue controller-manager "/CN=system:kube-controller-manager"
   issue scheduler "/CN=system:kube-scheduler"
+  ensure_apiserver_kubelet_client
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+}
+
+# The API server's identity at kubelets (only the real node has one; see hack/real-node.sh).
+ensure_apiserver_kubelet_client() {
+  [[ -f "$state/pki/apiserver-kubelet-client.crt" ]] || issue apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client"
 }
 
 # Separate identities for operators run from the checkout, so the audit log tells
@@ -257,6 +268,7 @@ etcd_ready() {
 start_kube_apiserver() {
   local port
   port=$(cat "$state/ports/apiserver")
+  ensure_apiserver_kubelet_client
   log "starting kube-apiserver on https://127.0.0.1:$port"
   start kube-apiserver "$bin/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$(cat "$state/ports/etcd")" \
@@ -267,7 +279,12 @@ start_kube_apiserver() {
     --service-account-key-file "$state/pki/sa.pub" --service-account-signing-key-file "$state/pki/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 \
     --authorization-mode RBAC --allow-privileged=true \
-    --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,PodSecurity,ResourceQuota,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy \
+    --kubelet-client-certificate "$state/pki/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$state/pki/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority "$state/pki/ca.crt" \
+    --kubelet-preferred-address-types InternalIP,Hostname \
+    --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,PodSecurity,PodNodeSelector,PodTolerationRestriction,ResourceQuota,MutatingAdmissionPolicy,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy \
+    --feature-gates MutatingAdmissionPolicy=true --runtime-config admissionregistration.k8s.io/v1beta1=true \
     --audit-policy-file "$state/audit-policy.yaml" --audit-log-path "$state/logs/audit.log" \
     --audit-log-maxsize 200 --audit-log-maxbackup 3 --audit-log-format json --audit-log-mode batch \
     --audit-log-batch-max-wait 1s --audit-log-batch-buffer-size 100000 \
@@ -325,6 +342,7 @@ up() {
   if healthy; then
     ensure_operator_identities
     log "already running (kubeconfig: $kubeconfig)"
+    [[ "$real_node" == 1 ]] && rn_up
     return 0
   fi
   if [[ -d "$state" ]]; then
@@ -353,10 +371,18 @@ up() {
   wait_for "$nodes Ready nodes" 120 nodes_ready
   wait_for "the default service account" 60 kc get serviceaccount default -n default
   log "ready in $(( $(date +%s) - started ))s; use: eval \"\$(hack/local-cluster.sh env)\""
+  [[ "$real_node" == 1 ]] && rn_up
+  return 0
 }
 
 down() {
   local i
+  # The real node first: it restores the host from records kept in the state.
+  if [[ -d "$state/real-node" ]]; then
+    bin=${bin:-$("$here/build-tools.sh" --print)}
+    rn_down
+    log "real node stopped; host restored"
+  fi
   # Reverse order: the control loops first, etcd last.
   for ((i = ${#components[@]} - 1; i >= 0; i--)); do stop_pid "${components[$i]}"; done
   rm -rf "$state"
@@ -416,6 +442,10 @@ status() {
   if apiserver_ready; then
     echo "api server: https://127.0.0.1:$(cat "$state/ports/apiserver") ready"
     kc get nodes --no-headers 2>/dev/null | awk '{print "node " $1 " " $2}'
+    if [[ -d "$state/real-node" ]]; then
+      echo "real node:"
+      rn_status | sed 's/^/  /' || true
+    fi
   else
     echo "api server: not ready"
     return 1
@@ -428,13 +458,26 @@ env_cmd() {
   echo "export PATH=$bin:\$PATH"
 }
 
+# The real node's functions (rn_up, rn_down, ...).
+# shellcheck source=real-node.sh
+source "$here/real-node.sh"
+
+# Sourced by hack/real-node.sh for the helpers above: define, do not run.
+[[ "${BASH_SOURCE[0]}" != "$0" ]] && return 0
+
 case "${1:-}" in
-  up) up ;;
+  up)
+    case "${2:-}" in
+      --real-node) real_node=1 ;;
+      "") ;;
+      *) die "unknown option ${2}; usage: $0 up [--real-node]" ;;
+    esac
+    up ;;
   down) down ;;
   status) status ;;
   env) env_cmd ;;
   pvs) bin=$("$here/build-tools.sh" --print); ensure_pvs "${2:?usage: $0 pvs N}" ;;
   stop) stop_component "${2:-}" ;;
   start) start_component "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|env|pvs N|stop COMPONENT|start COMPONENT" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--real-node]|down|status|env|pvs N|stop COMPONENT|start COMPONENT" >&2; exit 2 ;;
 esac

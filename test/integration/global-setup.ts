@@ -10,6 +10,19 @@ const script = path.join(root, 'hack/local-cluster.sh');
 // points at a cluster (kind, a real one), otherwise the local control plane, brought
 // up here. If it cannot start, the run fails with the reason; it never skips.
 export default function setup(project: TestProject): () => void {
+  return setupCluster(project);
+}
+
+/**
+ * Brings up (or reuses) the cluster and provides kubeconfig, localCluster and
+ * binDir to the tests. `realNode`: the local control plane with its real node
+ * (hack/local-cluster.sh up --real-node); $KUBECONFIG is refused then, since the
+ * tests need the node's locally built images.
+ */
+export function setupCluster(project: TestProject, opts: { realNode?: boolean } = {}): () => void {
+  if (opts.realNode && process.env.KUBECONFIG) {
+    throw new Error('the e2e suite runs on the local control plane\'s real node (hack/local-cluster.sh up --real-node); unset KUBECONFIG');
+  }
   const userKubeconfig = process.env.KUBECONFIG;
   if (userKubeconfig) {
     if (!existsSync(userKubeconfig.split(path.delimiter)[0] ?? '')) {
@@ -25,9 +38,9 @@ export default function setup(project: TestProject): () => void {
 
   const wasRunning = run('status', true);
   try {
-    execFileSync(script, ['up'], { stdio: 'inherit', cwd: root });
+    execFileSync(script, opts.realNode ? ['up', '--real-node'] : ['up'], { stdio: 'inherit', cwd: root });
   } catch (err) {
-    throw new Error(`the local control plane did not start (hack/local-cluster.sh up): ${String(err)}`);
+    throw new Error(`the local control plane did not start (hack/local-cluster.sh up${opts.realNode ? ' --real-node' : ''}): ${String(err)}`);
   }
   const env = run('env', false);
   const kubeconfig = /export KUBECONFIG=(.*)/.exec(env)?.[1];

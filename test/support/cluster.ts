@@ -84,11 +84,11 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
  * Gives the calling test file its own namespace, deleted after the file's tests.
  * The returned object's `name` is set once beforeAll has run.
  */
-export function useNamespace(prefix: string, labels: Record<string, string> = {}): { name: string } {
+export function useNamespace(prefix: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): { name: string } {
   const ns = { name: `${prefix}-${randomBytes(3).toString('hex')}` };
   beforeAll(async () => {
     const core = loadKubeConfig().makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: ns.name, labels: { 'backendapp.io/test': 'true', ...labels } } } });
+    await core.createNamespace({ body: { metadata: { name: ns.name, labels: { 'backendapp.io/test': 'true', ...labels }, annotations } } });
   });
   afterAll(async () => {
     // A test's operator may be gone by now; drop the BackendApps' finalizers so the
