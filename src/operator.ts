@@ -54,6 +54,12 @@ const appChanged: Predicate<KubernetesObject> = {
     (o.metadata?.finalizers ?? []).join() !== (n.metadata?.finalizers ?? []).join(),
 };
 
+/** The app an object belongs to, by its instance label (pods and retained credentials carry no owner reference to it). */
+function appOfInstanceLabel(o: KubernetesObject): { namespace: string; name: string }[] {
+  const name = o.metadata?.labels?.[INSTANCE_LABEL];
+  return name && o.metadata?.namespace ? [{ namespace: o.metadata.namespace, name }] : [];
+}
+
 export function createOperator(opts: OperatorOptions): Manager {
   const log = createLogger({ level: opts.logLevel });
   const kc = loadKubeConfig(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {});
@@ -92,24 +98,14 @@ export function createOperator(opts: OperatorOptions): Manager {
     // A child's event waits behind new and changed apps (LOW_PRIORITY): most are a
     // workload's status moving, which only refreshes the app's status, so a burst
     // of new apps gets its children before the earlier ones get their counts.
-    controller.owns(inf, { group: GROUP, kind: KIND }, {
-      priority: LOW_PRIORITY,
-      map: (o) => {
-        const name = o.metadata?.labels?.[INSTANCE_LABEL];
-        return name && o.metadata?.namespace ? [{ namespace: o.metadata.namespace, name }] : [];
-      },
-    });
+    controller.owns(inf, { group: GROUP, kind: KIND }, { priority: LOW_PRIORITY, map: appOfInstanceLabel });
   }
 
   // A pod wakes its app only when what it says about a problem changes (a container
   // starts waiting in CrashLoopBackOff, a missing Secret appears): readiness itself
   // already reaches the app through the workload's status.
-  const appOfPod = (o: KubernetesObject) => {
-    const name = o.metadata?.labels?.[INSTANCE_LABEL];
-    return name && o.metadata?.namespace ? [{ namespace: o.metadata.namespace, name }] : [];
-  };
   const problemOf = (o: KubernetesObject) => podProblem(o as V1Pod);
-  controller.watches(pods, appOfPod, {
+  controller.watches(pods, appOfInstanceLabel, {
     priority: LOW_PRIORITY,
     predicate: {
       create: (o) => problemOf(o) !== undefined,

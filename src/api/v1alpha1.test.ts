@@ -113,3 +113,55 @@ describe('formatPath', () => {
     expect(formatPath([])).toBe('');
   });
 });
+
+// Every bounded whole number, with its bounds written here rather than read from the
+// schema: a bound changed by mistake (or a comparison off by one) must fail this,
+// which regenerating the CRD would not.
+describe('numeric bounds', () => {
+  const bounds: [path: string, min: number, max: number][] = [
+    ['spec.api.port', 1, 65535],
+    ['spec.api.replicas', 0, 1000],
+    ['spec.api.autoscaling.minReplicas', 1, 1000],
+    ['spec.api.autoscaling.maxReplicas', 1, 1000],
+    ['spec.api.autoscaling.targetCPUUtilizationPercentage', 1, 1000],
+    ['spec.api.autoscaling.targetMemoryUtilizationPercentage', 1, 1000],
+    ['spec.api.health.intervalSeconds', 1, 3600],
+    ['spec.api.health.timeoutSeconds', 1, 3600],
+    ['spec.api.health.startPeriodSeconds', 0, 3600],
+    ['spec.api.health.retries', 1, 100],
+    ['spec.worker.concurrency', 1, 256],
+    ['spec.worker.replicas', 0, 1000],
+    ['spec.worker.terminationGracePeriodSeconds', 1, 86400],
+    ['spec.worker.health.intervalSeconds', 1, 3600],
+    ['spec.worker.health.timeoutSeconds', 1, 3600],
+    ['spec.worker.health.startPeriodSeconds', 0, 3600],
+    ['spec.worker.health.retries', 1, 100],
+    ['spec.flower.port', 1, 65535],
+    ['spec.securityContext.runAsUser', 1, 2147483647],
+    ['spec.securityContext.runAsGroup', 1, 2147483647],
+    ['spec.securityContext.fsGroup', 1, 2147483647],
+  ];
+
+  /** The errors reported at `path` when the sample has `value` there. */
+  function errorsAt(path: string, value: number): string[] {
+    const m = sampleManifest();
+    const keys = path.split('.');
+    let node = m as Record<string, unknown>;
+    for (const k of keys.slice(0, -1)) node = (node[k] ??= {}) as Record<string, unknown>;
+    node[keys[keys.length - 1] as string] = value;
+    const result = validateBackendApp(m);
+    return result.ok ? [] : result.errors.filter((e) => e.path === path).map((e) => e.message);
+  }
+
+  // Range errors only: a bound value may still break a cross-field rule (a timeout
+  // above its interval), which is not what this checks.
+  const rangeErrors = (path: string, value: number) => errorsAt(path, value).filter((m) => /(from|between) \d+ (to|and) \d+/.test(m));
+
+  it.each(bounds)('%s takes %i to %i and nothing outside', (path, min, max) => {
+    expect(rangeErrors(path, min), `${path} = ${min}`).toEqual([]);
+    expect(rangeErrors(path, max), `${path} = ${max}`).toEqual([]);
+    const message = new RegExp(`(from|between) ${min} (to|and) ${max}`);
+    expect(rangeErrors(path, min - 1).join(), `${path} = ${min - 1}`).toMatch(message);
+    expect(rangeErrors(path, max + 1).join(), `${path} = ${max + 1}`).toMatch(message);
+  });
+});

@@ -124,8 +124,10 @@ describe('BackendAppReconciler', () => {
     const w = world();
     w.setApp(app(SPEC));
     await w.reconcile();
-    const kinds = w.writes.filter((x) => x.startsWith('apply')).map((x) => x.split(' ')[1]!.split('/')[0]);
+    // Credentials are created, the rest applied: both are writes that order matters for.
+    const kinds = w.writes.filter((x) => x.startsWith('apply') || x.startsWith('create')).map((x) => x.split(' ')[1]!.split('/')[0]);
     const firstOther = kinds.findIndex((k) => k !== 'Secret' && k !== 'NetworkPolicy');
+    expect(kinds.lastIndexOf('Secret')).toBeGreaterThanOrEqual(0);
     expect(kinds.indexOf('NetworkPolicy')).toBeGreaterThan(kinds.lastIndexOf('Secret'));
     expect(kinds.lastIndexOf('NetworkPolicy')).toBeLessThan(firstOther);
 
@@ -218,6 +220,24 @@ describe('BackendAppReconciler', () => {
     expect(w.writes.filter((x) => x.startsWith('delete'))).toEqual(['delete Secret/web-postgres-credentials']);
     expect(w.events.some((e) => e.includes('RetainedData'))).toBe(true);
     expect(w.writes[w.writes.length - 1]).toBe('removeFinalizer');
+  });
+});
+
+describe('BackendAppReconciler on deletion under Retain', () => {
+  // Credentials made under Delete carry the app as owner; a policy switched to Retain
+  // before the deletion must take the owner off, or garbage collection takes them.
+  it('takes the app off as owner of credentials it made under Delete, and deletes nothing', async () => {
+    const w = world();
+    const dbs = (policy: string) => ({ ...SPEC, databases: { postgres: { version: '15', deletionPolicy: policy } } });
+    w.setApp(app(dbs('Delete')));
+    await w.reconcile();
+    const secret = w.children.get('v1/Secret', NS, 'web-postgres-credentials');
+    expect(secret?.metadata?.ownerReferences?.[0]?.uid).toBe('uid-1');
+    w.writes.length = 0;
+    w.setApp(app(dbs('Retain'), { deletionTimestamp: new Date() }));
+    await w.reconcile();
+    expect(w.writes).toEqual(['removeOwner Secret/web-postgres-credentials', 'removeFinalizer']);
+    expect(w.events.some((e) => e.includes('RetainedData') && e.includes('postgres (0 volume claims, 1 secrets)'))).toBe(true);
   });
 });
 

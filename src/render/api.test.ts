@@ -61,8 +61,11 @@ describe('health tiers to probes', () => {
     for (const [start, interval, timeout, retries] of [[40, 30, 10, 3], [0, 5, 1, 1], [3600, 60, 60, 10], [7, 30, 10, 1]] as const) {
       const period = fastPeriodSeconds(interval, timeout);
       expect(period).toBeGreaterThanOrEqual(Math.min(timeout, interval));
-      expect(startupFailureThreshold(start, period, retries) * period).toBeGreaterThanOrEqual(start);
+      // The start period is covered before the retries begin, as Docker counts them.
+      expect((startupFailureThreshold(start, period, retries) - retries) * period).toBeGreaterThanOrEqual(start);
     }
+    // A start period that is not a whole number of periods rounds up: 45 s at 10 s is 5 periods, then 3 retries.
+    expect(startupFailureThreshold(45, 10, 3)).toBe(8);
   });
 
   it('falls back when tiers are missing', () => {

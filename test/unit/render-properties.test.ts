@@ -12,7 +12,6 @@ import type {
 } from '@kubernetes/client-node';
 import { API_VERSION, KIND, formatFieldErrors, validateBackendApp, type BackendApp, type BackendAppSpecInput } from '../../src/api/v1alpha1.js';
 import { MANAGED_KINDS, isRetained, renderApp } from '../../src/render/index.js';
-import { maxPods } from '../../src/render/pdb.js';
 import { restrictedViolations } from '../../src/render/pod.js';
 
 // ---------------------------------------------------------------------------
@@ -310,7 +309,36 @@ describe('renderApp, for any valid BackendApp', () => {
     fc.assert(
       fc.property(backendApp, (app) => {
         const pdbs = new Set(render(app).filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata?.labels?.['app.kubernetes.io/component']));
-        for (const c of ['api', 'worker'] as const) expect(pdbs.has(c), c).toBe(maxPods(app, c) > 1);
+        // The oracle is the spec itself, not the renderer's maxPods: the autoscaler's
+        // ceiling when there is one, else the replica count.
+        for (const c of ['api', 'worker'] as const) {
+          const spec = app.spec[c];
+          const most = !spec ? 0 : spec.autoscaling ? spec.autoscaling.maxReplicas : spec.replicas;
+          expect(pdbs.has(c), c).toBe(most > 1);
+        }
+      }),
+    );
+  });
+
+  it('puts every database behind its NetworkPolicy, admitting only this app\'s pods', () => {
+    fc.assert(
+      fc.property(backendApp, (app) => {
+        const objects = render(app);
+        for (const sts of objects.filter((o): o is V1StatefulSet => o.kind === 'StatefulSet')) {
+          const db = sts.metadata?.labels?.['app.kubernetes.io/component'];
+          const policy = objects.find(
+            (o) => o.kind === 'NetworkPolicy' && (o as { spec?: { podSelector?: { matchLabels?: Record<string, string> } } }).spec?.podSelector?.matchLabels?.['app.kubernetes.io/component'] === db,
+          ) as { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { from: { podSelector: { matchLabels: Record<string, string> } }[] }[] } } | undefined;
+          expect(policy, `NetworkPolicy for ${db}`).toBeDefined();
+          // It selects exactly the database's pods, and lets in only pods of this app.
+          expect(policy?.spec.podSelector.matchLabels).toEqual(sts.spec?.selector.matchLabels);
+          expect(policy?.spec.policyTypes).toContain('Ingress');
+          expect(policy?.spec.ingress.length, `${db} admits its clients`).toBeGreaterThan(0);
+          for (const rule of policy?.spec.ingress ?? []) {
+            expect(rule.from.length).toBeGreaterThan(0);
+            for (const from of rule.from) expect(from.podSelector.matchLabels['app.kubernetes.io/instance']).toBe(app.metadata.name);
+          }
+        }
       }),
     );
   });
