@@ -876,7 +876,8 @@ export type MongoSpec = NonNullable<Databases['mongodb']>;
 export type DatabaseKind = keyof Databases;
 export type DeletionPolicy = PostgresSpec['deletionPolicy'];
 
-export const DATABASE_KINDS: readonly DatabaseKind[] = ['postgres', 'redis', 'mongodb'];
+/** The database engines, as the schema lists them (render/databases/ has a module for each). */
+export const DATABASE_KINDS = Object.keys(DatabasesSchema.shape) as readonly DatabaseKind[];
 export const APP_COMPONENTS = ['api', 'worker', 'beat', 'flower'] as const;
 export type AppComponent = (typeof APP_COMPONENTS)[number];
 export type Component = AppComponent | DatabaseKind;

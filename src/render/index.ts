@@ -5,12 +5,12 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { DATABASE_KINDS, type BackendApp } from '../api/v1alpha1.js';
 import { apiDeployment, apiService } from './api.js';
 import { beatDeployment } from './beat.js';
-import { databaseObjects } from './databases.js';
+import { databaseCredentials, databaseObjects } from './databases/index.js';
 import { flowerDeployment, flowerService } from './flower.js';
 import { horizontalPodAutoscaler } from './hpa.js';
 import { databaseNetworkPolicy } from './networkpolicy.js';
 import { podDisruptionBudget } from './pdb.js';
-import { credentialsSecrets, type RenderInputs } from './secrets.js';
+import { flowerCredentials, type RenderInputs } from './secrets.js';
 import { workerDeployment } from './worker.js';
 
 export type { RenderInputs } from './secrets.js';
@@ -49,7 +49,8 @@ const KIND_ORDER = new Map(MANAGED_KINDS.map((k, i) => [`${k.apiVersion}/${k.kin
  */
 export function renderApp(app: BackendApp, inputs: RenderInputs): KubernetesObject[] {
   const objects: (KubernetesObject | undefined)[] = [
-    ...credentialsSecrets(app, inputs),
+    ...databaseCredentials(app, inputs),
+    flowerCredentials(app, inputs),
     ...DATABASE_KINDS.map((db) => databaseNetworkPolicy(app, db)),
     ...databaseObjects(app),
     apiDeployment(app),

@@ -1,6 +1,6 @@
 // Names, labels and ownership shared by every rendered object.
 import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
-import { API_VERSION, KIND, type BackendApp, type Component, type DatabaseKind } from '../api/v1alpha1.js';
+import { API_VERSION, APP_COMPONENTS, KIND, type AppComponent, type BackendApp, type Component, type DatabaseKind } from '../api/v1alpha1.js';
 
 export const NAME_LABEL = 'app.kubernetes.io/name';
 export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
@@ -14,16 +14,20 @@ export const CREDENTIALS_LABEL = 'backendapp.io/credentials';
 /** On database credential Secrets: the database's deletionPolicy when rendered. */
 export const DELETION_POLICY_LABEL = 'backendapp.io/deletion-policy';
 
-/** `app.kubernetes.io/name` says which software runs; the app's own name for its code. */
-const SOFTWARE: Record<Component, string | undefined> = {
+/**
+ * `app.kubernetes.io/name` says which software runs: the app's own name for its
+ * code, "flower" for Flower, and a database's kind for a database.
+ */
+const SOFTWARE: Record<AppComponent, string | undefined> = {
   api: undefined,
   worker: undefined,
   beat: undefined,
   flower: 'flower',
-  postgres: 'postgres',
-  redis: 'redis',
-  mongodb: 'mongodb',
 };
+
+function softwareOf(app: BackendApp, component: Component): string {
+  return (APP_COMPONENTS as readonly string[]).includes(component) ? (SOFTWARE[component as AppComponent] ?? app.metadata.name) : component;
+}
 
 /** `<app>-api`, `<app>-postgres`, ...: the name of a component's workload and Service. */
 export function componentName(app: BackendApp, component: Component): string {
@@ -43,7 +47,7 @@ export function credentialsSecretName(app: BackendApp, component: DatabaseKind |
 /** Labels on every object of a component. */
 export function labels(app: BackendApp, component: Component): Record<string, string> {
   return {
-    [NAME_LABEL]: SOFTWARE[component] ?? app.metadata.name,
+    [NAME_LABEL]: softwareOf(app, component),
     [INSTANCE_LABEL]: app.metadata.name,
     [COMPONENT_LABEL]: component,
     [PART_OF_LABEL]: app.metadata.name,

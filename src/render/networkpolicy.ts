@@ -2,7 +2,7 @@
 import type { V1NetworkPolicy, V1NetworkPolicyIngressRule, V1NetworkPolicyPeer, V1NetworkPolicySpec } from '@kubernetes/client-node';
 import type { AppComponent, BackendApp, DatabaseKind } from '../api/v1alpha1.js';
 import { COMPONENT_LABEL, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, componentName, objectMeta, selectorLabels } from './labels.js';
-import { DATABASE_PORTS } from './secrets.js';
+import { ENGINES } from './databases/index.js';
 
 /**
  * client-node calls the peers field `_from` (its serializer renames it); rendered
@@ -13,7 +13,7 @@ export type NetworkPolicy = Omit<V1NetworkPolicy, 'spec'> & { spec: Omit<V1Netwo
 
 /** Components that connect to a database: the app, and Flower for the Redis broker. */
 export function clientsOf(db: DatabaseKind): AppComponent[] {
-  return db === 'redis' ? ['api', 'worker', 'beat', 'flower'] : ['api', 'worker', 'beat'];
+  return [...ENGINES[db].clients];
 }
 
 /**
@@ -40,7 +40,7 @@ export function databaseNetworkPolicy(app: BackendApp, db: DatabaseKind): Networ
               },
             },
           ],
-          ports: [{ protocol: 'TCP', port: DATABASE_PORTS[db] }],
+          ports: [{ protocol: 'TCP', port: ENGINES[db].port }],
         },
       ],
     },

@@ -17,7 +17,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { AppComponent, BackendApp, Resources } from '../api/v1alpha1.js';
 import { selectorLabels } from './labels.js';
-import { connectionEnv } from './secrets.js';
+import { connectionEnv } from './databases/index.js';
 
 export interface Identity {
   runAsUser: number;

@@ -1,16 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { counterRandom, decode, finwise, makeApp } from './fixtures.test-util.js';
-import {
-  PASSWORD_BYTES,
-  connectionEnv,
-  credentialsSecrets,
-  defaultRandomSecret,
-  flowerCredentials,
-  isRetained,
-  mongodbCredentials,
-  postgresCredentials,
-  redisCredentials,
-} from './secrets.js';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { BackendApp, DatabaseKind } from '../api/v1alpha1.js';
+import { connectionEnv, databaseCredentials } from './databases/index.js';
+import { PASSWORD_BYTES, defaultRandomSecret, flowerCredentials, isRetained, type RenderInputs } from './secrets.js';
+
+/** Every credentials Secret of the app, databases first, as renderApp gathers them. */
+function credentialsSecrets(app: BackendApp, inputs: RenderInputs): V1Secret[] {
+  return [...databaseCredentials(app, inputs), flowerCredentials(app, inputs)].filter((s): s is V1Secret => s !== undefined);
+}
+
+/** One database's Secret, rendered as if it were the app's only database (so the counter's first value is its). */
+function credentialsOf(db: DatabaseKind) {
+  return (app: BackendApp, inputs: RenderInputs): V1Secret | undefined =>
+    databaseCredentials({ ...app, spec: { ...app.spec, databases: { [db]: app.spec.databases?.[db] } } }, inputs)[0];
+}
+const postgresCredentials = credentialsOf('postgres');
+const redisCredentials = credentialsOf('redis');
+const mongodbCredentials = credentialsOf('mongodb');
 
 const none = { existingSecrets: {} };
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Container } from '@kubernetes/client-node';
-import { finwise, makeApp } from './fixtures.test-util.js';
-import { restrictedViolations } from './pod.js';
-import { DATABASE_UID, databaseClientService, databaseHeadlessService, databaseObjects, databaseStatefulSet, postgresLayout, pvcRetentionPolicy } from './databases.js';
+import { finwise, makeApp } from '../fixtures.test-util.js';
+import { restrictedViolations } from '../pod.js';
+import { DATABASE_UID, databaseClientService, databaseHeadlessService, databaseObjects, databaseStatefulSet, postgresLayout, pvcRetentionPolicy } from './index.js';
 
 const container = (db: 'postgres' | 'redis' | 'mongodb'): V1Container => {
   const c = databaseStatefulSet(finwise(), db)?.spec?.template.spec?.containers[0];
