@@ -5,7 +5,7 @@ import { load } from 'js-yaml';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { API_VERSION, KIND, validateBackendApp, formatFieldErrors } from '../src/api/v1alpha1.js';
 import { renderApp } from '../src/render/index.js';
-import { refOf } from '../src/controller/cluster.js';
+import { kindOf } from '../src/kinds.js';
 import { resourcePath } from '../src/runtime/client.js';
 import { root } from './cluster.js';
 
@@ -68,7 +68,7 @@ export function childKey(o: Pick<KubernetesObject, 'kind' | 'metadata'>): string
 }
 
 export function objectPath(o: KubernetesObject): string {
-  return resourcePath(refOf(`${o.apiVersion}/${o.kind}`), o.metadata?.namespace, o.metadata?.name);
+  return resourcePath(kindOf(o), o.metadata?.namespace, o.metadata?.name);
 }
 
 export function appPath(m: Pick<Manifest, 'metadata'>): string {

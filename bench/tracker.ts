@@ -5,7 +5,7 @@
 // the in-memory state costs the API server nothing and loses no precision.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { GROUP, KIND, PLURAL, VERSION } from '../src/api/v1alpha1.js';
-import { RESOURCES } from '../src/controller/cluster.js';
+import { CHILD_KINDS } from '../src/kinds.js';
 import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../src/render/labels.js';
 import { Informer, kubeListWatch, loadKubeConfig, stripManagedFields, type ResourceRef } from '../src/runtime/index.js';
 import { childKey } from './apps.js';
@@ -51,7 +51,7 @@ export class Tracker {
     };
     const apps = informer({ group: GROUP, version: VERSION, plural: PLURAL, kind: KIND });
     apps.addEventHandler({ onAdd: (o) => this.onApp(o), onUpdate: (_, o) => this.onApp(o) });
-    for (const ref of Object.values(RESOURCES)) {
+    for (const ref of CHILD_KINDS) {
       const inf = informer(ref, `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
       inf.addEventHandler({ onAdd: (o) => this.onChild(o), onUpdate: (_, o) => this.onChild(o) });
     }

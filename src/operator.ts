@@ -4,9 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
-import { GROUP, KIND, PLURAL, VERSION } from './api/v1alpha1.js';
+import { GROUP, KIND } from './api/v1alpha1.js';
 import { BackendAppReconciler } from './controller/backendapp.js';
-import { apiWriter, informerCaches, PODS, RESOURCES } from './controller/cluster.js';
+import { apiWriter, informerCaches } from './controller/cluster.js';
+import { BACKENDAPP, CHILD_KINDS, POD, kindKey } from './kinds.js';
 import { podProblem, podSummary } from './controller/pods.js';
 import { MANAGED_BY_LABEL, MANAGED_BY, INSTANCE_LABEL } from './render/labels.js';
 import {
@@ -41,7 +42,6 @@ export interface OperatorOptions {
   logLevel: LogLevel;
 }
 
-export const BACKENDAPPS: ResourceRef = { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND };
 
 /**
  * Spec changes, deletion and finalizer edits; not our own status writes, which
@@ -75,12 +75,12 @@ export function createOperator(opts: OperatorOptions): Manager {
       ...(labelSelector ? { labelSelector } : {}),
     });
 
-  const apps = informer(BACKENDAPPS);
+  const apps = informer(BACKENDAPP);
   // Children are cached by label, so the operator holds only what it made, not
   // every Secret and Deployment of the cluster.
-  const children = new Map(Object.entries(RESOURCES).map(([key, ref]) => [key, informer(ref, `${MANAGED_BY_LABEL}=${MANAGED_BY}`)]));
+  const children = new Map(CHILD_KINDS.map((k) => [kindKey(k), informer(k, `${MANAGED_BY_LABEL}=${MANAGED_BY}`)]));
   // The apps' pods, each cut down to what says why it does not run.
-  const pods = informer(PODS, `${MANAGED_BY_LABEL}=${MANAGED_BY}`, (o) => podSummary(o as V1Pod));
+  const pods = informer(POD, `${MANAGED_BY_LABEL}=${MANAGED_BY}`, (o) => podSummary(o as V1Pod));
   const identity = `${hostname()}_${randomUUID()}`;
 
   const reconciler = new BackendAppReconciler({

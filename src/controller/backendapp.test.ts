@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { BackendAppStatus } from '../api/v1alpha1.js';
 import { silentLogger } from '../runtime/logger.js';
 import type { EventRecorder } from '../runtime/events.js';
-import { BackendAppReconciler, FINALIZER, describeObjects, key } from './backendapp.js';
+import { kindKey as key } from '../kinds.js';
+import { BackendAppReconciler, FINALIZER, describeObjects } from './backendapp.js';
 import type { ChildCaches, Writer } from './cluster.js';
 
 const NS = 'shop';

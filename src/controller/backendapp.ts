@@ -20,6 +20,7 @@ import type { EventRecorder } from '../runtime/events.js';
 import { statusCodeOf } from '../runtime/client.js';
 import { errorMessage } from '../runtime/logger.js';
 import { canonicalJSON, divergentLists, needsApply, withAppliedHash } from './drift.js';
+import { kindKey, PERSISTENT_VOLUME_CLAIM } from '../kinds.js';
 import type { ChildCaches, Writer } from './cluster.js';
 import { componentProblem } from './pods.js';
 import { desiredStatus, withTransitionTimes, type Blocker, type ComponentObservation } from './status.js';
@@ -131,7 +132,7 @@ export class BackendAppReconciler {
           const result = await this.deps.writer.create(withAppliedHash(s));
           if (result) {
             created.push(s);
-            return this.deps.children.observe(key(s), result);
+            return this.deps.children.observe(kindKey(s), result);
           }
           const live = await this.deps.writer.get(s);
           if (!live) throw new Error(`Secret ${ns}/${s.metadata?.name} exists but could not be read`);
@@ -150,15 +151,15 @@ export class BackendAppReconciler {
   /**
    * Server-side apply of every child that differs from the cache, in three steps:
    * Secrets, so pods find them; then NetworkPolicies, so a database is never
-   * reachable before its policy exists (render/index.ts MANAGED_KINDS); then the
+   * reachable before its policy exists (src/kinds.ts CHILD_KINDS); then the
    * rest. A step that fails stops the ones after it.
    */
   private async applyAll(app: KubernetesObject, desired: KubernetesObject[], createdBefore: KubernetesObject[], log: Logger): Promise<void> {
     const created: KubernetesObject[] = [...createdBefore];
     const updated: KubernetesObject[] = [];
-    const pending = desired.filter((d) => needsApply(d, this.deps.children.get(key(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '')));
+    const pending = desired.filter((d) => needsApply(d, this.deps.children.get(kindKey(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '')));
     const applyOne = async (d: KubernetesObject) => {
-      const live = this.deps.children.get(key(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '');
+      const live = this.deps.children.get(kindKey(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '');
       const existed = live !== undefined;
       let applied: KubernetesObject;
       try {
@@ -179,7 +180,7 @@ export class BackendAppReconciler {
         applied = await this.deps.writer.replaceLists(applied, foreign);
         log.info({ object: `${d.kind}/${d.metadata?.name}`, lists: foreign.map((f) => f.path) }, 'removed list items another field manager added');
       }
-      this.deps.children.observe(key(d), applied);
+      this.deps.children.observe(kindKey(d), applied);
       (existed ? updated : created).push(d);
     };
     const first = ['Secret', 'NetworkPolicy'];
@@ -196,7 +197,7 @@ export class BackendAppReconciler {
    * the managed kinds, so neither can be pruned here.
    */
   private async prune(app: KubernetesObject, desired: KubernetesObject[], log: Logger): Promise<void> {
-    const wanted = new Set(desired.map((d) => `${key(d)}/${d.metadata?.name}`));
+    const wanted = new Set(desired.map((d) => `${kindKey(d)}/${d.metadata?.name}`));
     const ns = app.metadata?.namespace ?? '';
     const pruned: string[] = [];
     for (const k of this.deps.children.kinds()) {
@@ -253,7 +254,7 @@ export class BackendAppReconciler {
       const policy = deletionPolicyOf(app, db);
       if (!policy) continue;
       const selector = `${INSTANCE_LABEL}=${name},${COMPONENT_LABEL}=${db}`;
-      const claims = await this.deps.writer.list('v1/PersistentVolumeClaim', ns, selector);
+      const claims = await this.deps.writer.list(kindKey(PERSISTENT_VOLUME_CLAIM), ns, selector);
       const secrets = (await this.deps.writer.list('v1/Secret', ns, selector)).filter((s) => s.metadata?.labels?.[CREDENTIALS_LABEL] === 'true');
       if (policy === 'Delete') {
         for (const o of [...claims, ...secrets]) await this.deps.writer.delete(o);
@@ -270,18 +271,13 @@ export class BackendAppReconciler {
   }
 }
 
-/** Cache key of a kind: "apps/v1/Deployment", "v1/Secret". */
-export function key(obj: Pick<KubernetesObject, 'apiVersion' | 'kind'>): string {
-  return `${obj.apiVersion}/${obj.kind}`;
-}
-
 function observe(children: ChildCaches, app: BackendApp, desired: KubernetesObject[]): ComponentObservation[] {
   const ns = app.metadata.namespace ?? '';
   const obs: ComponentObservation[] = [];
   for (const d of desired) {
     const component = d.metadata?.labels?.[COMPONENT_LABEL] as Component | undefined;
     if (!component || (d.kind !== 'Deployment' && d.kind !== 'StatefulSet')) continue;
-    const live = children.get(key(d), ns, d.metadata?.name ?? '');
+    const live = children.get(kindKey(d), ns, d.metadata?.name ?? '');
     const minReplicas = minReplicasOf(app, component);
     if (d.kind === 'Deployment') obs.push({ component, kind: 'Deployment', workload: live as V1Deployment | undefined, minReplicas });
     else obs.push({ component, kind: 'StatefulSet', workload: live as V1StatefulSet | undefined });

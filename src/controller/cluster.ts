@@ -3,39 +3,9 @@
 // reconciler reads like its steps and the wiring lives in one place.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { BackendAppStatus } from '../api/v1alpha1.js';
-import { FIELD_MANAGER, isConflict, isNotFound, requestJSON, resourcePath, type ResourceRef } from '../runtime/client.js';
+import { kindOf } from '../kinds.js';
+import { FIELD_MANAGER, isConflict, isNotFound, requestJSON, resourcePath } from '../runtime/client.js';
 import type { Informer } from '../runtime/informer.js';
-
-/** Every kind the operator reads or writes, by cache key ("apps/v1/Deployment"). */
-export const RESOURCES: Record<string, ResourceRef> = {
-  'v1/Secret': { group: '', version: 'v1', plural: 'secrets', kind: 'Secret' },
-  'v1/Service': { group: '', version: 'v1', plural: 'services', kind: 'Service' },
-  'apps/v1/Deployment': { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' },
-  'apps/v1/StatefulSet': { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet' },
-  'autoscaling/v2/HorizontalPodAutoscaler': { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler' },
-  'policy/v1/PodDisruptionBudget': { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget' },
-  'networking.k8s.io/v1/NetworkPolicy': { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy' },
-};
-
-/** Read-only, cached in small summaries (pods.ts podSummary): status says why pods do not run. */
-export const PODS: ResourceRef = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
-
-/** Read-only, not cached: only the finalizer looks at claims. */
-export const PVC_KEY = 'v1/PersistentVolumeClaim';
-const EXTRA: Record<string, ResourceRef> = {
-  [PVC_KEY]: { group: '', version: 'v1', plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim' },
-  'backendapp.io/v1alpha1/BackendApp': { group: 'backendapp.io', version: 'v1alpha1', plural: 'backendapps', kind: 'BackendApp' },
-};
-
-export function refOf(key: string): ResourceRef {
-  const ref = RESOURCES[key] ?? EXTRA[key];
-  if (!ref) throw new Error(`unknown kind ${key}`);
-  return ref;
-}
-
-function keyOf(obj: Pick<KubernetesObject, 'apiVersion' | 'kind'>): string {
-  return `${obj.apiVersion}/${obj.kind}`;
-}
 
 export interface ChildCaches {
   kinds(): string[];
@@ -77,8 +47,7 @@ export interface Writer {
 const JSON_PATCH = 'application/json-patch+json';
 
 export function apiWriter(kc: KubeConfig): Writer {
-  const path = (obj: KubernetesObject, sub?: string) =>
-    resourcePath(refOf(keyOf(obj)), obj.metadata?.namespace, obj.metadata?.name, sub);
+  const path = (obj: KubernetesObject, sub?: string) => resourcePath(kindOf(obj), obj.metadata?.namespace, obj.metadata?.name, sub);
   return {
     async get(obj) {
       try {
@@ -89,11 +58,11 @@ export function apiWriter(kc: KubeConfig): Writer {
       }
     },
     async list(key, namespace, labelSelector) {
-      const res = (await requestJSON(kc, { method: 'GET', path: resourcePath(refOf(key), namespace), query: { labelSelector } })) as {
+      const res = (await requestJSON(kc, { method: 'GET', path: resourcePath(kindOf(key), namespace), query: { labelSelector } })) as {
         items?: KubernetesObject[];
       };
-      const ref = refOf(key);
-      return (res.items ?? []).map((o) => ({ apiVersion: ref.group ? `${ref.group}/${ref.version}` : ref.version, kind: ref.kind, ...o }));
+      const k = kindOf(key);
+      return (res.items ?? []).map((o) => ({ apiVersion: k.apiVersion, kind: k.kind, ...o }));
     },
     async apply(obj) {
       // force: the operator owns these fields; a hand edit is drift to revert.
@@ -110,7 +79,7 @@ export function apiWriter(kc: KubeConfig): Writer {
       try {
         return (await requestJSON(kc, {
           method: 'POST',
-          path: resourcePath(refOf(keyOf(obj)), obj.metadata?.namespace),
+          path: resourcePath(kindOf(obj), obj.metadata?.namespace),
           query: { fieldManager: FIELD_MANAGER },
           body: obj,
         })) as KubernetesObject;

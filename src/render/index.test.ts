@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { KubernetesObject, V1Container, V1Secret } from '@kubernetes/client-node';
 import { counterRandom, decode, finwise, makeApp } from './fixtures.test-util.js';
-import { MANAGED_KINDS, isRetained, renderApp, stripUndefined } from './index.js';
+import { CHILD_KINDS } from '../kinds.js';
+import { isRetained, renderApp, stripUndefined } from './index.js';
 
 const ids = (objects: KubernetesObject[]) => objects.map((o) => `${o.kind}/${o.metadata?.name}`);
 
@@ -73,7 +74,7 @@ describe('renderApp', () => {
   });
 
   it('produces only the kinds the controller watches', () => {
-    const known = new Set(MANAGED_KINDS.map((k) => `${k.apiVersion}/${k.kind}`));
+    const known = new Set(CHILD_KINDS.map((k) => `${k.apiVersion}/${k.kind}`));
     for (const o of renderApp(finwise(), { existingSecrets: {} })) expect(known.has(`${o.apiVersion}/${o.kind}`)).toBe(true);
   });
 

@@ -3,6 +3,7 @@
 // the same objects in the same order.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { DATABASE_KINDS, type BackendApp } from '../api/v1alpha1.js';
+import { CHILD_KINDS, kindKey } from '../kinds.js';
 import { apiDeployment, apiService } from './api.js';
 import { beatDeployment } from './beat.js';
 import { databaseCredentials, databaseObjects } from './databases/index.js';
@@ -16,32 +17,8 @@ import { workerDeployment } from './worker.js';
 export type { RenderInputs } from './secrets.js';
 export { isRetained, defaultRandomSecret, SECRET_KEYS } from './secrets.js';
 
-export interface ManagedKind {
-  apiVersion: string;
-  kind: string;
-  /** Resource name in the API, for watches and list calls. */
-  plural: string;
-  namespaced: true;
-}
-
-/**
- * Every kind renderApp can produce, in apply order: the controller watches these
- * and prunes objects of these kinds that the spec no longer asks for.
- * NetworkPolicies first, so a database is never reachable before its policy
- * exists; Secrets before the pods that read them; autoscalers and budgets after
- * the workloads they target.
- */
-export const MANAGED_KINDS: readonly ManagedKind[] = [
-  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', namespaced: true },
-  { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
-  { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true },
-  { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true },
-  { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
-  { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers', namespaced: true },
-  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true },
-];
-
-const KIND_ORDER = new Map(MANAGED_KINDS.map((k, i) => [`${k.apiVersion}/${k.kind}`, i]));
+/** Objects sort by their kind's place in CHILD_KINDS, the apply order, then by name. */
+const KIND_ORDER = new Map(CHILD_KINDS.map((k, i) => [kindKey(k), i]));
 
 /**
  * Render every object of the app. `inputs.existingSecrets` must hold the current
@@ -71,8 +48,8 @@ export function renderApp(app: BackendApp, inputs: RenderInputs): KubernetesObje
 }
 
 function byApplyOrder(a: KubernetesObject, b: KubernetesObject): number {
-  const ka = KIND_ORDER.get(`${a.apiVersion}/${a.kind}`) ?? Number.MAX_SAFE_INTEGER;
-  const kb = KIND_ORDER.get(`${b.apiVersion}/${b.kind}`) ?? Number.MAX_SAFE_INTEGER;
+  const ka = KIND_ORDER.get(kindKey(a)) ?? Number.MAX_SAFE_INTEGER;
+  const kb = KIND_ORDER.get(kindKey(b)) ?? Number.MAX_SAFE_INTEGER;
   if (ka !== kb) return ka - kb;
   const na = a.metadata?.name ?? '';
   const nb = b.metadata?.name ?? '';

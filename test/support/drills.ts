@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { inject } from 'vitest';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../src/api/v1alpha1.js';
-import { RESOURCES } from '../../src/controller/cluster.js';
+import { API_VERSION } from '../../src/api/v1alpha1.js';
+import { BACKENDAPP, CHILD_KINDS as ORDERED_CHILD_KINDS, PERSISTENT_VOLUME_CLAIM, POD, kindKey } from '../../src/kinds.js';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../../src/render/labels.js';
 import { isNotFound, requestJSON, resourcePath, type ResourceRef } from '../../src/runtime/client.js';
 import { loadKubeConfig, run, waitFor } from './cluster.js';
@@ -16,14 +16,15 @@ import type { OperatorProcess } from './operator.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
-export const BACKENDAPPS: ResourceRef = { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND };
-export const PVCS: ResourceRef = { group: '', version: 'v1', plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim' };
+export const BACKENDAPPS: ResourceRef = BACKENDAPP;
+export const PVCS: ResourceRef = PERSISTENT_VOLUME_CLAIM;
 export const PVS: ResourceRef = { group: '', version: 'v1', plural: 'persistentvolumes', kind: 'PersistentVolume', namespaced: false };
-export const PODS: ResourceRef = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
+export const PODS: ResourceRef = POD;
 export const REPLICASETS: ResourceRef = { group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet' };
 export const EVENTS: ResourceRef = { group: '', version: 'v1', plural: 'events', kind: 'Event' };
 /** Every kind the operator creates, by cache key ("apps/v1/Deployment"). */
-export const CHILD_KINDS: Record<string, ResourceRef> = RESOURCES;
+/** The operator's child kinds by cache key ("apps/v1/Deployment"). */
+export const CHILD_KINDS: Record<string, ResourceRef> = Object.fromEntries(ORDERED_CHILD_KINDS.map((k) => [kindKey(k), k]));
 export const OUR_LABELS = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 
 let kc: KubeConfig | undefined;

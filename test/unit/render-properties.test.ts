@@ -11,7 +11,8 @@ import type {
   V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import { API_VERSION, KIND, formatFieldErrors, validateBackendApp, type BackendApp, type BackendAppSpecInput } from '../../src/api/v1alpha1.js';
-import { MANAGED_KINDS, isRetained, renderApp } from '../../src/render/index.js';
+import { CHILD_KINDS } from '../../src/kinds.js';
+import { isRetained, renderApp } from '../../src/render/index.js';
 import { restrictedViolations } from '../../src/render/pod.js';
 
 // ---------------------------------------------------------------------------
@@ -206,7 +207,7 @@ const render = (app: BackendApp, existingSecrets: Record<string, Record<string, 
 
 describe('renderApp, for any valid BackendApp', () => {
   it('renders plain, labelled objects of the managed kinds with names that fit', () => {
-    const kinds = new Set(MANAGED_KINDS.map((k) => `${k.apiVersion}/${k.kind}`));
+    const kinds = new Set(CHILD_KINDS.map((k) => `${k.apiVersion}/${k.kind}`));
     fc.assert(
       fc.property(backendApp, (app) => {
         const objects = render(app);

@@ -1,0 +1,56 @@
+// Every kind the operator reads or writes, written down once (controller-runtime's
+// Scheme): the operator's caches and watches, the writer's request paths, the
+// renderer's apply order, RBAC checks, the tests and the benchmarks read this table.
+import { GROUP, KIND, PLURAL, VERSION } from './api/v1alpha1.js';
+import type { ResourceRef } from './runtime/index.js';
+
+export interface Kind extends ResourceRef {
+  kind: string;
+  /** "apps/v1", "v1": as objects carry it. */
+  apiVersion: string;
+  namespaced: boolean;
+}
+
+function kind(group: string, version: string, plural: string, name: string): Kind {
+  return { group, version, plural, kind: name, apiVersion: group ? `${group}/${version}` : version, namespaced: true };
+}
+
+/** The input: listed, watched, finalized, status written. */
+export const BACKENDAPP = kind(GROUP, VERSION, PLURAL, KIND);
+
+/**
+ * What an app becomes, in apply order: cached by the operator's label, watched for
+ * drift, applied, and pruned when the spec no longer asks for one. NetworkPolicies
+ * first, so a database is never reachable before its policy exists; Secrets before
+ * the pods that read them; autoscalers and budgets after the workloads they target.
+ */
+export const CHILD_KINDS: readonly Kind[] = [
+  kind('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy'),
+  kind('', 'v1', 'secrets', 'Secret'),
+  kind('', 'v1', 'services', 'Service'),
+  kind('apps', 'v1', 'statefulsets', 'StatefulSet'),
+  kind('apps', 'v1', 'deployments', 'Deployment'),
+  kind('autoscaling', 'v2', 'horizontalpodautoscalers', 'HorizontalPodAutoscaler'),
+  kind('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget'),
+];
+
+/** Read only, cached cut down (controller/pods.ts): status says why pods do not run. */
+export const POD = kind('', 'v1', 'pods', 'Pod');
+
+/** Read only, not cached: the finalizer lists an app's claims, and deletes them under Delete. */
+export const PERSISTENT_VOLUME_CLAIM = kind('', 'v1', 'persistentvolumeclaims', 'PersistentVolumeClaim');
+
+/** Cache key of a kind, as objects carry it: "apps/v1/Deployment", "v1/Secret". */
+export function kindKey(obj: { apiVersion?: string; kind?: string }): string {
+  return `${obj.apiVersion}/${obj.kind}`;
+}
+
+const BY_KEY = new Map([BACKENDAPP, ...CHILD_KINDS, POD, PERSISTENT_VOLUME_CLAIM].map((k) => [kindKey(k), k]));
+
+/** The table's entry for a cache key or an object's apiVersion and kind. */
+export function kindOf(keyOrObject: string | { apiVersion?: string; kind?: string }): Kind {
+  const key = typeof keyOrObject === 'string' ? keyOrObject : kindKey(keyOrObject);
+  const k = BY_KEY.get(key);
+  if (!k) throw new Error(`unknown kind ${key}`);
+  return k;
+}
