@@ -4,9 +4,7 @@
 import type { KubernetesObject, V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
-  API_VERSION,
   DATABASE_KINDS,
-  KIND,
   formatFieldErrors,
   validateBackendApp,
   type BackendApp,
@@ -17,7 +15,7 @@ import {
 import { renderApp } from '../render/index.js';
 import { COMPONENT_LABEL, CREDENTIALS_LABEL, INSTANCE_LABEL } from '../render/labels.js';
 import type { EventRecorder } from '../runtime/events.js';
-import { statusCodeOf } from '../runtime/client.js';
+import { isRecord, statusCodeOf } from '../runtime/client.js';
 import { errorMessage } from '../runtime/logger.js';
 import { canonicalJSON, divergentLists, needsApply, withAppliedHash } from './drift.js';
 import { kindKey, PERSISTENT_VOLUME_CLAIM } from '../kinds.js';
@@ -107,7 +105,7 @@ export class BackendAppReconciler {
    * Returns the children to apply and the Secrets it created.
    */
   private async renderCreatingCredentials(app: BackendApp): Promise<{ desired: KubernetesObject[]; created: KubernetesObject[] }> {
-    const ns = app.metadata.namespace ?? 'default';
+    const ns = app.metadata.namespace ?? '';
     const existing: Record<string, Record<string, string>> = {};
     for (const s of this.deps.children.list('v1/Secret', ns)) {
       if (s.metadata?.labels?.[INSTANCE_LABEL] === app.metadata.name) existing[s.metadata.name ?? ''] = decodeData(s);
@@ -298,15 +296,12 @@ export function isControlledBy(obj: KubernetesObject, owner: KubernetesObject): 
 
 function deletionPolicyOf(app: KubernetesObject, db: DatabaseKind): 'Delete' | 'Retain' | undefined {
   const spec = (app as { spec?: unknown }).spec;
-  const databases = isObject(spec) ? spec['databases'] : undefined;
-  const entry = isObject(databases) ? databases[db] : undefined;
+  const databases = isRecord(spec) ? spec['databases'] : undefined;
+  const entry = isRecord(databases) ? databases[db] : undefined;
   if (entry === undefined || entry === null) return undefined;
-  return isObject(entry) && entry['deletionPolicy'] === 'Delete' ? 'Delete' : 'Retain';
+  return isRecord(entry) && entry['deletionPolicy'] === 'Delete' ? 'Delete' : 'Retain';
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function decodeData(secret: KubernetesObject): Record<string, string> {
   const data = (secret as { data?: Record<string, string> }).data ?? {};
@@ -333,4 +328,3 @@ function blockerOf(err: unknown): Blocker {
   return { reason: 'ApplyFailed', message: errorMessage(err) };
 }
 
-export const OWNER = { apiVersion: API_VERSION, kind: KIND };

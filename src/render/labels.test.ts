@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeApp } from './fixtures.test-util.js';
 import {
-  appLabelSelector,
   componentName,
   credentialsSecretName,
   headlessServiceName,
@@ -33,7 +32,6 @@ describe('labels', () => {
       'app.kubernetes.io/managed-by': 'backendapp-operator',
     });
     expect(labels(app, 'worker')).toMatchObject(selector);
-    expect(appLabelSelector('shop')).toBe('app.kubernetes.io/instance=shop,app.kubernetes.io/managed-by=backendapp-operator');
   });
 });
 

@@ -68,11 +68,6 @@ export function selectorLabels(app: BackendApp, component: Component): Record<st
   };
 }
 
-/** Label selector (string form) for every object of an app, for list calls. */
-export function appLabelSelector(appName: string): string {
-  return `${INSTANCE_LABEL}=${appName},${MANAGED_BY_LABEL}=${MANAGED_BY}`;
-}
-
 /**
  * Controller reference to the BackendApp, so garbage collection removes the
  * children with it. Only for apps read from the API server: without a uid (the

@@ -8,7 +8,6 @@ import {
   HttpMethod,
   IsomorphicFetchHttpLibrary,
   KubeConfig,
-  KubernetesObjectApi,
   RequestContext,
 } from '@kubernetes/client-node';
 
@@ -45,11 +44,6 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): KubeConfig {
     );
   }
   return kc;
-}
-
-/** client-node's generic object client (create/read/patch/replace/delete any kind by its apiVersion and kind). */
-export function objectApi(kc: KubeConfig): KubernetesObjectApi {
-  return KubernetesObjectApi.makeApiClient(kc);
 }
 
 /** "deployments.apps", "secrets": the name kubectl and our metrics use for a resource. */
@@ -103,7 +97,7 @@ export class KubeApiError extends Error {
   }
 }
 
-/** The HTTP status of an error from our helpers, client-node's ApiException, or its Watch. */
+/** The HTTP status of an error from our helpers, client-node's ApiException or its Watch, or of a watch ERROR event's Status. */
 export function statusCodeOf(err: unknown): number | undefined {
   if (!isRecord(err)) return undefined;
   for (const key of ['code', 'statusCode']) {

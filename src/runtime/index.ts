@@ -10,7 +10,6 @@ export {
   isNotFound,
   isRecord,
   loadKubeConfig,
-  objectApi,
   requestJSON,
   resourceName,
   resourcePath,

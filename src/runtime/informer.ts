@@ -14,7 +14,7 @@
 // The transport (ListWatchSource) is injected: list-watch.ts talks to the API
 // server, testing.ts provides a scripted fake.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { isRecord, resourceName, type ResourceRef } from './client.js';
+import { isRecord, resourceName, statusCodeOf, type ResourceRef } from './client.js';
 import { errorMessage, silentLogger, type Logger } from './logger.js';
 import type { InformerMetrics } from './metrics.js';
 
@@ -516,15 +516,8 @@ interface WatchEnd {
 
 /** The server answered "try again soon": 429 Too Many Requests or 503 Service Unavailable. */
 function busy(err: unknown): boolean {
-  const code = codeOf(err);
+  const code = statusCodeOf(err);
   return code === 429 || code === 503;
-}
-
-/** A watch ERROR event's Status, or an HTTP error, with this code. */
-function codeOf(v: unknown): number | undefined {
-  if (!isRecord(v)) return undefined;
-  const c = v['code'] ?? v['statusCode'];
-  return typeof c === 'number' ? c : undefined;
 }
 
 class Reflector<T extends KubernetesObject> {
@@ -695,7 +688,7 @@ class Reflector<T extends KubernetesObject> {
         onEvent: (type, object) => {
           if (finished) return;
           if (type === 'ERROR') {
-            const code = codeOf(object);
+            const code = statusCodeOf(object);
             const msg = isRecord(object) && typeof object['message'] === 'string' ? object['message'] : 'unknown';
             // 410: our resourceVersion is too old to resume from; anything
             // else: we cannot tell what we missed. Either way, relist.
@@ -729,7 +722,7 @@ class Reflector<T extends KubernetesObject> {
             finish('closed', false);
             return;
           }
-          const code = codeOf(err);
+          const code = statusCodeOf(err);
           if (code === 410) finish('gone', true, err);
           // An HTTP error answer (403, 404 after a CRD was removed, 500...)
           // may hide a gap: relist. A network error resumes from lastRV.
