@@ -63,7 +63,8 @@ function appOfInstanceLabel(o: KubernetesObject): { namespace: string; name: str
 export function createOperator(opts: OperatorOptions): Manager {
   const log = createLogger({ level: opts.logLevel });
   const kc = loadKubeConfig(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {});
-  const metrics = new Metrics();
+  // Our informers' metrics are backendapp_informer_*; the rest keep controller-runtime's names.
+  const metrics = new Metrics({ prefix: 'backendapp' });
   const informer = (resource: ResourceRef, labelSelector?: string, transform: (o: KubernetesObject) => KubernetesObject = stripManagedFields) =>
     new Informer({
       resource,

@@ -4,8 +4,11 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { BackendAppStatus } from '../api/v1alpha1.js';
 import { kindOf } from '../kinds.js';
-import { FIELD_MANAGER, isConflict, isNotFound, requestJSON, resourcePath } from '../runtime/client.js';
+import { isConflict, isNotFound, requestJSON, resourcePath } from '../runtime/client.js';
 import type { Informer } from '../runtime/informer.js';
+
+/** The operator's name in managedFields: server-side apply tracks what it owns under it. */
+export const FIELD_MANAGER = 'backendapp-operator';
 
 export interface ChildCaches {
   kinds(): string[];

@@ -12,14 +12,13 @@ import {
 } from '@kubernetes/client-node';
 
 /** The field manager of every server-side apply the operator sends. */
-export const FIELD_MANAGER = 'backendapp-operator';
 
 /** A resource type as the API server names it in URLs. */
 export interface ResourceRef {
   /** '' for the core group (Secrets, Services, PVCs). */
   group: string;
   version: string;
-  /** Lower-case plural, as in the URL: 'deployments', 'backendapps'. */
+  /** Lower-case plural, as in the URL: 'deployments', 'secrets'. */
   plural: string;
   /** Kind, for logs and for filling in list items; optional. */
   kind?: string;

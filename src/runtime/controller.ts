@@ -77,7 +77,7 @@ export interface CacheSource {
 }
 
 export interface ControllerOptions {
-  /** Names the metrics' `controller` label and the logs; e.g. 'backendapp'. */
+  /** Names the metrics' `controller` label and the logs; e.g. 'myapp'. */
   name: string;
   reconciler: Reconciler;
   /** Workers reconciling different keys in parallel (default 1, as controller-runtime). */
@@ -140,7 +140,7 @@ export class Controller {
       throw new Error(`controller ${opts.name}: maxConcurrentReconciles must be a positive integer, got ${this.maxConcurrentReconciles}`);
     }
     this.log = (opts.logger ?? silentLogger()).child({ controller: opts.name });
-    this.metrics = opts.metrics ?? new Metrics({ defaultMetrics: false });
+    this.metrics = opts.metrics ?? new Metrics({ defaultMetrics: false, prefix: 'runtime' });
     this.rateLimiter = opts.rateLimiter ?? defaultControllerRateLimiter();
     this.queue = this.newQueue();
   }

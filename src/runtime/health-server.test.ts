@@ -30,7 +30,7 @@ describe('parseBindAddress', () => {
 
 describe('HealthServer', () => {
   it('serves healthz and readyz on the probe address and metrics on the metrics address', async () => {
-    const metrics = new Metrics({ defaultMetrics: false });
+    const metrics = new Metrics({ defaultMetrics: false, prefix: 'test' });
     metrics.initController('backendapp', 1);
     server = new HealthServer({
       registry: metrics.registry,
@@ -65,7 +65,7 @@ describe('HealthServer', () => {
 
   it('reports a throwing check as failed and fails healthz through health checks', async () => {
     server = new HealthServer({
-      registry: new Metrics({ defaultMetrics: false }).registry,
+      registry: new Metrics({ defaultMetrics: false, prefix: 'test' }).registry,
       metricsBindAddress: '0',
       healthProbeBindAddress: '127.0.0.1:0',
     });
@@ -88,7 +88,7 @@ describe('HealthServer', () => {
     const port = addr.port;
     await new Promise<void>((r) => probe.close(() => r()));
     server = new HealthServer({
-      registry: new Metrics({ defaultMetrics: false }).registry,
+      registry: new Metrics({ defaultMetrics: false, prefix: 'test' }).registry,
       metricsBindAddress: `127.0.0.1:${port}`,
       healthProbeBindAddress: `127.0.0.1:${port}`,
     });
@@ -100,7 +100,7 @@ describe('HealthServer', () => {
   });
 
   it('disables both listeners with "0" and fails start when the port is taken', async () => {
-    server = new HealthServer({ registry: new Metrics({ defaultMetrics: false }).registry, metricsBindAddress: '0', healthProbeBindAddress: '0' });
+    server = new HealthServer({ registry: new Metrics({ defaultMetrics: false, prefix: 'test' }).registry, metricsBindAddress: '0', healthProbeBindAddress: '0' });
     await server.start();
     expect(server.urls()).toEqual({});
 
@@ -109,7 +109,7 @@ describe('HealthServer', () => {
     const addr = taken.address();
     if (!addr || typeof addr === 'string') throw new Error('no address');
     const clash = new HealthServer({
-      registry: new Metrics({ defaultMetrics: false }).registry,
+      registry: new Metrics({ defaultMetrics: false, prefix: 'test' }).registry,
       metricsBindAddress: `127.0.0.1:${addr.port}`,
       healthProbeBindAddress: '0',
     });
@@ -118,7 +118,7 @@ describe('HealthServer', () => {
   });
 
   it('stops answering after close', async () => {
-    server = new HealthServer({ registry: new Metrics({ defaultMetrics: false }).registry, metricsBindAddress: '0', healthProbeBindAddress: '127.0.0.1:0' });
+    server = new HealthServer({ registry: new Metrics({ defaultMetrics: false, prefix: 'test' }).registry, metricsBindAddress: '0', healthProbeBindAddress: '127.0.0.1:0' });
     await server.start();
     const { health } = server.urls();
     await server.close();

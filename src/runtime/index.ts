@@ -1,7 +1,6 @@
 // Generic controller machinery (controller-runtime's contract, in TypeScript).
 // Nothing in this folder knows about BackendApp.
 export {
-  FIELD_MANAGER,
   KubeApiError,
   apiServerReadyCheck,
   apiVersionOf,

@@ -14,7 +14,7 @@ type Ev = [string, string, boolean?];
 
 function setup(opts: Partial<InformerOptions<KubernetesObject>> = {}) {
   const source = new FakeListWatch();
-  const metrics = new Metrics({ defaultMetrics: false });
+  const metrics = new Metrics({ defaultMetrics: false, prefix: 'test' });
   const inf = new Informer<KubernetesObject>({
     resource: RESOURCE,
     source,
@@ -32,7 +32,7 @@ function setup(opts: Partial<InformerOptions<KubernetesObject>> = {}) {
   });
   const restarts = async (reason: string) => {
     const text = await metrics.registry.metrics();
-    const m = text.match(new RegExp(`backendapp_informer_restarts_total\\{resource="deployments.apps",reason="${reason}"\\} (\\d+)`));
+    const m = text.match(new RegExp(`test_informer_restarts_total\\{resource="deployments.apps",reason="${reason}"\\} (\\d+)`));
     return m ? Number(m[1]) : 0;
   };
   return { source, inf, events, metrics, restarts };
@@ -425,11 +425,11 @@ describe('Informer', () => {
     inf.start();
     await tick();
     let text = await metrics.registry.metrics();
-    expect(text).toContain('backendapp_informer_cache_objects{resource="deployments.apps"} 2');
-    expect(text).toContain('backendapp_informer_watch_connected{resource="deployments.apps"} 1');
+    expect(text).toContain('test_informer_cache_objects{resource="deployments.apps"} 2');
+    expect(text).toContain('test_informer_watch_connected{resource="deployments.apps"} 1');
     await inf.stop();
     text = await metrics.registry.metrics();
-    expect(text).toContain('backendapp_informer_watch_connected{resource="deployments.apps"} 0');
+    expect(text).toContain('test_informer_watch_connected{resource="deployments.apps"} 0');
   });
 
   it('ignores malformed objects and unknown event types', async () => {

@@ -30,7 +30,7 @@ describe('LeaderElector', () => {
 
   it('creates the lease when absent, leads, reports the metric, and renews every retry period', async () => {
     const lease = new FakeLease();
-    const metrics = new Metrics({ defaultMetrics: false });
+    const metrics = new Metrics({ defaultMetrics: false, prefix: 'test' });
     const { e, log } = elector(lease, 'a', { metrics });
     const ac = new AbortController();
     const run = e.run(ac.signal);

@@ -36,7 +36,7 @@ export const REDACT_PATHS: readonly string[] = [
 
 export interface LoggerOptions {
   level?: LogLevel;
-  /** Fields on every line, e.g. `{ name: 'backendapp-operator' }`. */
+  /** Fields on every line, e.g. `{ name: 'my-operator' }`. */
   base?: Record<string, string>;
   /** Where to write; stdout by default. Tests pass a stream to read lines back. */
   destination?: DestinationStream;

@@ -24,7 +24,7 @@ function harness(
   opts: { lease?: FakeLease; identity?: string; reconciler?: Reconciler; grace?: number; source?: FakeListWatch; onLeadershipLost?: 'exit' | 'standby' } = {},
 ): Harness {
   const source = opts.source ?? new FakeListWatch();
-  const metrics = new Metrics({ defaultMetrics: false });
+  const metrics = new Metrics({ defaultMetrics: false, prefix: 'test' });
   const informer = new Informer({ resource: RESOURCE, source, random: () => 0, metrics: metrics.informerMetrics('backendapps') });
   const calls: Request[] = [];
   const signals: AbortSignal[] = [];
@@ -293,7 +293,7 @@ describe('Manager probes (real timers and sockets)', () => {
     const source = new FakeListWatch();
     source.upsert(app('one'));
     source.listErrors.push(new Error('connection refused'));
-    const metrics = new Metrics({ defaultMetrics: false });
+    const metrics = new Metrics({ defaultMetrics: false, prefix: 'test' });
     const informer = new Informer({ resource: RESOURCE, source, backoff: { initialMs: 300, maxMs: 300, jitter: 0 } });
     const mgr = new Manager({
       metrics,

@@ -101,7 +101,7 @@ export class Manager {
 
   constructor(opts: ManagerOptions = {}) {
     this.logger = opts.logger ?? silentLogger();
-    this.metrics = opts.metrics ?? new Metrics();
+    this.metrics = opts.metrics ?? new Metrics({ prefix: 'runtime' });
     this.gracefulShutdownTimeoutMs = opts.gracefulShutdownTimeoutMs ?? 30_000;
     this.cacheSyncTimeoutMs = opts.cacheSyncTimeoutMs ?? 120_000;
     this.readinessWatchGraceMs = opts.readinessWatchGraceMs ?? 5_000;

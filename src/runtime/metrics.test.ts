@@ -4,7 +4,7 @@ import { WorkQueue } from './workqueue.js';
 
 describe('Metrics', () => {
   it('exposes controller-runtime, workqueue, leader election and process metrics by name', async () => {
-    const m = new Metrics();
+    const m = new Metrics({ prefix: 'test' });
     m.initController('backendapp', 4);
     m.queueMetrics('backendapp');
     m.leaderElectionMasterStatus.set({ name: 'backendapp-operator' }, 1);
@@ -30,7 +30,7 @@ describe('Metrics', () => {
   });
 
   it('uses controller-runtime\'s reconcile time buckets and client-go\'s workqueue buckets', async () => {
-    const m = new Metrics({ defaultMetrics: false });
+    const m = new Metrics({ defaultMetrics: false, prefix: 'test' });
     m.reconcileTime.observe({ controller: 'c' }, 0.003);
     m.queueMetrics('c').queueDuration.observe(2e-8);
     const text = await m.registry.metrics();
@@ -43,7 +43,7 @@ describe('Metrics', () => {
   });
 
   it('wires workqueue hooks and reads unfinished work at scrape time', async () => {
-    const m = new Metrics({ defaultMetrics: false });
+    const m = new Metrics({ defaultMetrics: false, prefix: 'test' });
     let now = 0;
     const q = new WorkQueue({ metrics: m.queueMetrics('c'), clock: () => now });
     m.trackQueue('c', q);
@@ -60,7 +60,7 @@ describe('Metrics', () => {
   });
 
   it('counts informer restarts by resource and reason', async () => {
-    const m = new Metrics({ defaultMetrics: false, prefix: 'backendapp' });
+    const m = new Metrics({ defaultMetrics: false, prefix: 'test' });
     const im = m.informerMetrics('deployments.apps');
     im.restart('gone');
     im.restart('gone');
@@ -68,9 +68,9 @@ describe('Metrics', () => {
     im.cacheSize(7);
     im.watchConnected(true);
     const text = await m.registry.metrics();
-    expect(text).toContain('backendapp_informer_restarts_total{resource="deployments.apps",reason="gone"} 2');
-    expect(text).toContain('backendapp_informer_restarts_total{resource="deployments.apps",reason="watchdog"} 1');
-    expect(text).toContain('backendapp_informer_cache_objects{resource="deployments.apps"} 7');
-    expect(text).toContain('backendapp_informer_watch_connected{resource="deployments.apps"} 1');
+    expect(text).toContain('test_informer_restarts_total{resource="deployments.apps",reason="gone"} 2');
+    expect(text).toContain('test_informer_restarts_total{resource="deployments.apps",reason="watchdog"} 1');
+    expect(text).toContain('test_informer_cache_objects{resource="deployments.apps"} 7');
+    expect(text).toContain('test_informer_watch_connected{resource="deployments.apps"} 1');
   });
 });

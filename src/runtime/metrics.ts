@@ -29,8 +29,8 @@ interface QueueSource {
 export interface MetricsOptions {
   /** Register Node's process_* and nodejs_* metrics (default true). */
   defaultMetrics?: boolean;
-  /** Prefix of the operator's own (non controller-runtime) metrics. */
-  prefix?: string;
+  /** Prefix of the metrics that are not controller-runtime's (the informers'), e.g. the product's name. */
+  prefix: string;
 }
 
 export class Metrics {
@@ -59,9 +59,9 @@ export class Metrics {
 
   private readonly queues = new Map<string, QueueSource>();
 
-  constructor(opts: MetricsOptions = {}) {
+  constructor(opts: MetricsOptions) {
     const registers = [this.registry];
-    const prefix = opts.prefix ?? 'backendapp';
+    const prefix = opts.prefix;
     const queues = this.queues;
 
     this.reconcileTotal = new Counter({
