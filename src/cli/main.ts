@@ -7,29 +7,11 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { formatFieldErrors, validateBackendApp, type BackendApp } from '../api/v1alpha1.js';
 import { crdYAML } from '../crd/generate.js';
 import { renderApp } from '../render/index.js';
+import { EXIT, UsageError, type Command, type IO } from './command.js';
 import { run } from './run.js';
 
-export const EXIT = { ok: 0, invalid: 1, usage: 2 } as const;
+export { EXIT, UsageError, type Command, type IO } from './command.js';
 
-/** Everything a command touches outside itself, so tests can run commands in memory. */
-export interface IO {
-  stdout(text: string): void;
-  stderr(text: string): void;
-  readStdin(): Promise<string>;
-  readFile(path: string): string;
-  writeFile(path: string, content: string): void;
-}
-
-export interface Command {
-  /** One line for `help`. */
-  summary: string;
-  /** Full usage text for `help <command>` and usage errors. */
-  usage: string;
-  /** Returns the exit code. */
-  run(args: string[], io: IO): Promise<number>;
-}
-
-export class UsageError extends Error {}
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];

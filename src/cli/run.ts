@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { createOperator, type OperatorOptions } from '../operator.js';
 import { errorMessage, isLogLevel, setupSignalHandler } from '../runtime/index.js';
-import { UsageError, type Command } from './main.js';
+import { UsageError, type Command } from './command.js';
 
 export const run: Command = {
   summary: 'Run the operator against the cluster in the kubeconfig (or in-cluster)',

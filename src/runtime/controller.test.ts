@@ -16,7 +16,7 @@ import { ambientRequestSignal } from './client.js';
 import { Informer } from './informer.js';
 import { createLogger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { FakeListWatch } from './testing.js';
+import { FakeListWatch } from './testing.test-util.js';
 
 const OWNER = { group: 'backendapp.io', kind: 'BackendApp' };
 

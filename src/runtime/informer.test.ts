@@ -2,7 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Informer, stripManagedFields, type InformerOptions } from './informer.js';
 import { Metrics } from './metrics.js';
-import { FakeListWatch } from './testing.js';
+import { FakeListWatch } from './testing.test-util.js';
 
 const RESOURCE = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' };
 

@@ -3,7 +3,7 @@ import { sendJSON, startFakeApiServer, status, type FakeApiServer } from './fake
 import { isConflict, isNotFound, KubeApiError } from './client.js';
 import { formatMicroTime, kubeLeaseClient, LeaderElector, type LeaderElectionOptions, type LeaseClient } from './leader-election.js';
 import { Metrics } from './metrics.js';
-import { FakeLease } from './testing.js';
+import { FakeLease } from './testing.test-util.js';
 
 function elector(lease: FakeLease, identity: string, extra: Partial<LeaderElectionOptions> = {}) {
   const log: string[] = [];

@@ -4,7 +4,7 @@ import { Controller, type Reconciler, type Request } from './controller.js';
 import { Informer } from './informer.js';
 import { CacheSyncTimeoutError, LeaderElectionLostError, Manager, setupSignalHandler } from './manager.js';
 import { Metrics } from './metrics.js';
-import { FakeLease, FakeListWatch } from './testing.js';
+import { FakeLease, FakeListWatch } from './testing.test-util.js';
 
 const RESOURCE = { group: 'backendapp.io', version: 'v1alpha1', plural: 'backendapps' };
 
