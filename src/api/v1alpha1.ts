@@ -5,6 +5,7 @@
 // API server refuse the same manifests with the same message.
 import { z } from 'zod';
 import type { V1ObjectMeta } from '@kubernetes/client-node';
+import { genericMessage, toFieldErrors, type FieldError } from './errors.js';
 import { QUANTITY_PATTERN, isQuantity, parseQuantity } from './quantity.js';
 
 export const GROUP = 'backendapp.io';
@@ -22,185 +23,34 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const LONGEST_NAME_SUFFIX = '-postgres-credentials';
 export const MAX_APP_NAME_LENGTH = 63 - LONGEST_NAME_SUFFIX.length; // 42
 
-// ---------------------------------------------------------------------------
-// Cross-field rules: one definition, two enforcers.
+import {
+  CEL_RULES_KEY,
+  withRules,
+  addCelRules,
+  immutable,
+  defaultsToFilled,
+  strict,
+  DNS1035_LABEL,
+  DNS1123_SUBDOMAIN,
+  objectName,
+  intRange,
+  quantity,
+  port,
+  image,
+  command,
+  httpPath,
+  seconds,
+  PYTHON_APP,
+  celeryApp,
+  logLevel,
+  replicas,
+  dbIdentifier,
+  imageTag,
+  type CelRule,
+  type CrossFieldRule,
+} from './fields.js';
 
-/** Key under which the CRD generator finds CEL rules in a schema's metadata. */
-export const CEL_RULES_KEY = 'x-kubernetes-validations';
-
-export interface CelRule {
-  rule: string;
-  message: string;
-  fieldPath?: string;
-}
-
-export interface CrossFieldRule<T> {
-  /** CEL run by the API server with `self` bound to this object (after defaulting). */
-  rule: string;
-  /** What was wrong and what is allowed; the field is named by fieldPath. */
-  message: string;
-  /** The offending field relative to this object, JSONPath style (".maxReplicas"). */
-  fieldPath?: string;
-  /**
-   * The same rule in TypeScript, run on the parsed value (defaults applied). Absent
-   * for transition rules (oldSelf), which only the API server can check.
-   */
-  holds?: (value: T) => boolean;
-}
-
-function withRules<S extends z.ZodType>(schema: S, rules: readonly CrossFieldRule<z.output<S>>[]) {
-  const refined = schema.superRefine((value, ctx) => {
-    for (const r of rules) {
-      if (r.holds && !r.holds(value)) {
-        ctx.addIssue({ code: 'custom', message: r.message, path: fieldPathToZod(r.fieldPath) });
-      }
-    }
-  });
-  return addCelRules(
-    refined,
-    rules.map(({ rule, message, fieldPath }) => (fieldPath === undefined ? { rule, message } : { rule, message, fieldPath })),
-  );
-}
-
-/** Attach CEL rules for the CRD, keeping rules attached earlier (zod metadata merges by key, last wins). */
-function addCelRules<S extends z.ZodType>(schema: S, rules: readonly CelRule[]): S {
-  const existing = schema.meta()?.[CEL_RULES_KEY];
-  const before = Array.isArray(existing) ? (existing as CelRule[]) : [];
-  return schema.meta({ [CEL_RULES_KEY]: [...before, ...rules] });
-}
-
-function fieldPathToZod(fieldPath: string | undefined): string[] {
-  return fieldPath ? fieldPath.split('.').filter((s) => s !== '') : [];
-}
-
-/** Server-side only: a field that may be set once and never changed. */
-function immutable<S extends z.ZodType>(schema: S, message: string): S {
-  return addCelRules(schema, [{ rule: 'self == oldSelf', message }]);
-}
-
-/**
- * Default an absent object to the object with all its field defaults, not `{}`:
- * the API server checks a default against the CEL rules as written, without
- * applying the nested defaults first, so `{}` would fail rules that read them.
- */
-function defaultsToFilled<S extends z.ZodType<object>>(schema: S) {
-  return schema.default(() => schema.parse({}) as z.core.util.NoUndefined<z.output<S>>);
-}
-
-/**
- * A strict object (unknown fields are errors, as with `kubectl --validate=strict`)
- * whose error names the fields that are allowed, plus optional hints for fields
- * people commonly try.
- */
-function strict<T extends z.core.$ZodLooseShape>(shape: T, hints: Record<string, string> = {}) {
-  const allowed = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (iss) => {
-      if (iss.code !== 'unrecognized_keys') return undefined;
-      const hint = iss.keys.map((k) => hints[k]).find((h) => h !== undefined);
-      return hint ?? `unknown field; the fields allowed here are: ${allowed}`;
-    },
-  });
-}
-
-// ---------------------------------------------------------------------------
-// Reusable field types. Patterns are RE2-compatible: the CRD reuses them verbatim.
-
-const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-/** What the API server itself requires of every object name; "[.]" rather than a backslash, which a CEL string would need escaped. */
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-const objectName = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .max(253)
-    .regex(DNS1123_SUBDOMAIN, {
-      error: 'must be a Kubernetes object name: lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
-    })
-    .describe(what);
-
-/** A whole number in [min, max]; `noun` names it in the error ("a whole number of seconds"). */
-function intRange(min: number, max: number, noun: string) {
-  const error = `must be ${noun} from ${min} to ${max}`;
-  return z.number().int().min(min, { error }).max(max, { error });
-}
-
-const QUANTITY_ERROR = 'must be a Kubernetes quantity such as "500m", "2", "512Mi" or "10Gi"';
-
-const quantity = (what: string) =>
-  z
-    .union([z.string().max(64).regex(new RegExp(QUANTITY_PATTERN), { error: QUANTITY_ERROR }), z.number().int().min(0, { error: QUANTITY_ERROR })], {
-      error: QUANTITY_ERROR,
-    })
-    // Numbers are accepted as in Pod specs (`cpu: 2`); the CRD marks this int-or-string
-    // and keeps each branch's bounds (the pattern for strings, >= 0 for numbers).
-    .meta({ 'x-kubernetes-int-or-string': true })
-    .describe(what);
-
-const port = (what: string) =>
-  z.number().int().min(1, { error: 'must be a port number between 1 and 65535' }).max(65535, {
-    error: 'must be a port number between 1 and 65535',
-  }).describe(what);
-
-const image = (what: string) =>
-  z
-    .string()
-    .min(1, { error: 'must not be empty: give an image reference such as "ghcr.io/acme/backend:1.4.2"' })
-    .max(1024)
-    .regex(/^\S+$/, { error: 'must be an image reference without spaces, e.g. "ghcr.io/acme/backend:1.4.2"' })
-    .describe(what);
-
-const command = (what: string) =>
-  z.array(z.string().max(4096)).min(1, { error: 'must not be empty; omit the field to use the image default' }).max(128).describe(what);
-
-const httpPath = z
-  .string()
-  .max(1024)
-  .regex(/^\/\S*$/, { error: 'must be an HTTP path starting with "/", e.g. "/health"' })
-  .describe('HTTP path probed with GET on the container port; any status from 200 to 399 counts as success.');
-
-const seconds = (what: string, def: number, max = 3600) =>
-  intRange(1, max, 'a whole number of seconds')
-    .default(def)
-    .describe(what);
-
-const PYTHON_APP = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_.]*)?$/;
-const celeryApp = (what: string) =>
-  z
-    .string()
-    .max(256)
-    .regex(PYTHON_APP, { error: 'must be a Python module path as given to `celery -A`, e.g. "app.celery" or "proj.celery:app"' })
-    .describe(what);
-
-const logLevel = z
-  .enum(['debug', 'info', 'warning', 'error', 'critical'])
-  .default('info')
-  .describe('Celery log level (--loglevel).');
-
-const replicas = (what: string) =>
-  intRange(0, 1000, 'a whole number').default(1).describe(what);
-
-const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
-const dbIdentifier = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .max(63)
-    .regex(IDENTIFIER, { error: 'must be lowercase letters, digits and "_", starting with a letter or "_" (at most 63 characters)' })
-    .default('app')
-    .describe(what);
-
-const imageTag = (what: string) =>
-  z
-    .string()
-    .min(1, { error: 'must not be empty: give the image tag, e.g. "15"' })
-    .max(64)
-    .regex(/^[0-9]+(\.[0-9]+)*(-[A-Za-z0-9][A-Za-z0-9._-]*)?$/, {
-      error: 'must be an image tag that starts with the version number, e.g. "15", "7.2" or "16-alpine"; quote it in YAML so 7.0 stays "7.0"',
-    })
-    .describe(what);
-
+export { CEL_RULES_KEY, type CelRule, type CrossFieldRule } from './fields.js';
 // ---------------------------------------------------------------------------
 // Shared building blocks.
 
@@ -885,12 +735,7 @@ export type Component = AppComponent | DatabaseKind;
 // ---------------------------------------------------------------------------
 // Validation at the edge.
 
-export interface FieldError {
-  /** Where, e.g. "spec.api.autoscaling.maxReplicas" or "spec.env[2].name". */
-  path: string;
-  /** What was wrong and what is allowed. */
-  message: string;
-}
+export { formatFieldErrors, formatPath, type FieldError } from './errors.js';
 
 export type ValidationResult = { ok: true; app: BackendApp } | { ok: false; errors: FieldError[] };
 
@@ -903,94 +748,6 @@ export function validateBackendApp(obj: unknown): ValidationResult {
     return { ok: true, app: { ...rest, metadata: metadata as V1ObjectMeta & { name: string } } };
   }
   return { ok: false, errors: toFieldErrors(result.error.issues) };
-}
-
-export function formatFieldErrors(errors: readonly FieldError[]): string {
-  return errors.map((e) => `  ${e.path || '(root)'}: ${e.message}`).join('\n');
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out === '' ? String(seg) : `.${String(seg)}`;
-  }
-  return out;
-}
-
-function toFieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
-  const errors: FieldError[] = [];
-  const emptyAt = new Set<string>();
-  for (const iss of issues) {
-    // An empty string fails its pattern too; "must not be empty" says it all.
-    if (iss.input === '') {
-      const where = formatPath(iss.path);
-      if (emptyAt.has(where)) continue;
-      emptyAt.add(where);
-    }
-    if (iss.code === 'unrecognized_keys') {
-      // One error per unknown key, at the key itself, so the path points at the typo.
-      for (const key of iss.keys) errors.push({ path: formatPath([...iss.path, key]), message: iss.message });
-      continue;
-    }
-    // Cross-field messages describe a relation, not a value; the rest say what they got.
-    const suffix = iss.code === 'custom' || (iss.code === 'invalid_type' && iss.input === undefined) ? '' : got(iss.input);
-    errors.push({ path: formatPath(iss.path), message: `${iss.message}${suffix}` });
-  }
-  // Stable order for people and tests: by path, keeping zod's order within a path.
-  return errors
-    .map((e, i) => ({ e, i }))
-    .sort((a, b) => (a.e.path < b.e.path ? -1 : a.e.path > b.e.path ? 1 : a.i - b.i))
-    .map(({ e }) => e);
-}
-
-function genericMessage(iss: z.core.$ZodRawIssue): string | undefined {
-  switch (iss.code) {
-    case 'invalid_type': {
-      if (iss.input === undefined) return `is required (${article(iss.expected)})`;
-      const hint = iss.expected === 'string' && typeof iss.input === 'number' ? '; quote it in YAML' : '';
-      return `must be ${article(iss.expected)}, not ${typeName(iss.input)}${hint}`;
-    }
-    case 'too_small':
-      return bound(iss.origin, 'at least', iss.minimum);
-    case 'too_big':
-      return bound(iss.origin, 'at most', iss.maximum);
-    case 'invalid_value':
-      return `must be one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'unrecognized_keys':
-      return 'unknown field';
-    default:
-      return undefined;
-  }
-}
-
-function bound(origin: string, relation: string, n: number | bigint): string {
-  switch (origin) {
-    case 'string':
-      return n === 1 && relation === 'at least' ? 'must not be empty' : `must be ${relation} ${n} characters long`;
-    case 'array':
-      return `must have ${relation} ${n} item${n === 1 ? '' : 's'}`;
-    default:
-      return `must be ${relation} ${n}`;
-  }
-}
-
-function article(type: string): string {
-  const name = type === 'object' ? 'mapping' : type === 'array' ? 'list' : type;
-  return /^[aeiou]/.test(name) ? `an ${name}` : `a ${name}`;
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return article(typeof v);
-}
-
-function got(input: unknown): string {
-  if (typeof input === 'string') return ` (got ${JSON.stringify(input.length > 80 ? `${input.slice(0, 77)}...` : input)})`;
-  if (typeof input === 'number' || typeof input === 'boolean') return ` (got ${String(input)})`;
-  return '';
 }
 
 // Re-exported for tests and the renderer.
