@@ -7,7 +7,7 @@ import { withRequestSignal } from './client.js';
 import type { Informer, InformerHealth, KubernetesObject } from './informer.js';
 import { errorMessage, silentLogger, type Logger } from './logger.js';
 import { Metrics, type ReconcileResultLabel } from './metrics.js';
-import { WorkQueue, defaultControllerRateLimiter, type RateLimiter } from './workqueue.js';
+import { WorkQueue, defaultControllerRateLimiter, type Queue, type RateLimiter } from './workqueue.js';
 
 /** What to reconcile: controller-runtime's reconcile.Request. Cluster-scoped objects have namespace ''. */
 export interface Request {
@@ -122,7 +122,7 @@ export class Controller {
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly rateLimiter: RateLimiter;
-  private queue: WorkQueue;
+  private queue: Queue;
   private readonly sources: Source[] = [];
   private unregister: Array<() => void> = [];
   private workers: Promise<void>[] = [];
@@ -145,7 +145,7 @@ export class Controller {
     this.queue = this.newQueue();
   }
 
-  private newQueue(): WorkQueue {
+  private newQueue(): Queue {
     return new WorkQueue({ rateLimiter: this.rateLimiter, metrics: this.metrics.queueMetrics(this.name) });
   }
 
@@ -307,7 +307,7 @@ export class Controller {
     }
   }
 
-  private async reconcileHandler(queue: WorkQueue, key: string, signal: AbortSignal): Promise<void> {
+  private async reconcileHandler(queue: Queue, key: string, signal: AbortSignal): Promise<void> {
     const req = parseRequestKey(key);
     const reconcileID = randomUUID();
     const log = this.log.child({ namespace: req.namespace, name: req.name, reconcileID });

@@ -127,6 +127,36 @@ export const LOW_PRIORITY = -100;
 
 export type GetResult = { shutdown: false; item: string } | { shutdown: true };
 
+/**
+ * What a controller needs of its queue (client-go's TypedRateLimitingInterface with
+ * controller-runtime's priorities): an item is handed to one worker at a time, adds
+ * while it is out are collapsed and handed out again after done().
+ */
+export interface Queue {
+  /** Adds the item (higher priority first, FIFO within one); a waiting item moves up to a higher priority. */
+  add(item: string, priority?: number): void;
+  addAfter(item: string, delayMs: number): void;
+  /** Adds the item after its rate limiter's delay (per-item exponential backoff). */
+  addRateLimited(item: string): void;
+  /** Resets the item's backoff. */
+  forget(item: string): void;
+  numRequeues(item: string): number;
+  /** The next item, when there is one; shutdown once the queue is shut down. */
+  get(): Promise<GetResult>;
+  /** The worker finished the item; if it was added meanwhile, it is queued again. */
+  done(item: string): void;
+  len(): number;
+  shuttingDown(): boolean;
+  shutDown(): void;
+  /** Shuts down once every item handed out is done. */
+  shutDownWithDrain(): Promise<void>;
+  /** Items handed out and not done yet. */
+  processingCount(): number;
+  /** Seconds of work in progress, summed, and of the longest (the workqueue_* gauges). */
+  unfinishedWorkSeconds(): number;
+  longestRunningProcessorSeconds(): number;
+}
+
 export interface WorkQueueOptions {
   rateLimiter?: RateLimiter;
   metrics?: QueueMetrics;
@@ -134,7 +164,7 @@ export interface WorkQueueOptions {
   clock?: () => number;
 }
 
-export class WorkQueue {
+export class WorkQueue implements Queue {
   /** Items ready to be handed out, by priority; a Set keeps insertion order and deletes in O(1). */
   private readonly queues = new Map<number, Set<string>>();
   /** The priority of each dirty item: where it waits, or where done() puts it back. */
