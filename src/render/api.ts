@@ -1,8 +1,7 @@
 // The HTTP API: a Deployment and a Service named <app>-api.
 import type { V1Deployment, V1Probe, V1Service } from '@kubernetes/client-node';
 import type { ApiSpec, BackendApp } from '../api/v1alpha1.js';
-import { componentName, labels, objectMeta, selectorLabels } from './labels.js';
-import { appContainer, appPod, resourceRequirements, spreadOverNodes, startFirstRollout } from './pod.js';
+import { appContainer, appPod, componentDeployment, componentService, resourceRequirements, spreadOverNodes, startFirstRollout } from './pod.js';
 
 const PORT_NAME = 'http';
 
@@ -69,48 +68,30 @@ export function apiProbes(api: ApiSpec): ApiProbes {
 export function apiDeployment(app: BackendApp): V1Deployment | undefined {
   const api = app.spec.api;
   if (!api) return undefined;
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: objectMeta(app, componentName(app, 'api'), 'api'),
-    spec: {
-      // Under an HPA the field is left out entirely, so applying the Deployment never
-      // resets the count the autoscaler chose (argoproj/argo-cd#5105).
-      replicas: api.autoscaling ? undefined : api.replicas,
-      selector: { matchLabels: selectorLabels(app, 'api') },
-      strategy: startFirstRollout,
-      template: {
-        metadata: { labels: labels(app, 'api') },
-        spec: appPod(
-          app,
-          [
-            appContainer(app, {
-              name: 'api',
-              command: api.command,
-              args: api.args,
-              ports: [{ name: PORT_NAME, containerPort: api.port, protocol: 'TCP' }],
-              resources: resourceRequirements(api.resources),
-              ...apiProbes(api),
-            }),
-          ],
-          { topologySpreadConstraints: spreadOverNodes(app, 'api') },
-        ),
-      },
-    },
-  };
+  return componentDeployment(app, 'api', {
+    // Under an HPA the field is left out entirely, so applying the Deployment never
+    // resets the count the autoscaler chose (argoproj/argo-cd#5105).
+    replicas: api.autoscaling ? undefined : api.replicas,
+    strategy: startFirstRollout,
+    pod: appPod(
+      app,
+      [
+        appContainer(app, {
+          name: 'api',
+          command: api.command,
+          args: api.args,
+          ports: [{ name: PORT_NAME, containerPort: api.port, protocol: 'TCP' }],
+          resources: resourceRequirements(api.resources),
+          ...apiProbes(api),
+        }),
+      ],
+      { topologySpreadConstraints: spreadOverNodes(app, 'api') },
+    ),
+  });
 }
 
 export function apiService(app: BackendApp): V1Service | undefined {
   const api = app.spec.api;
   if (!api) return undefined;
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: objectMeta(app, componentName(app, 'api'), 'api'),
-    spec: {
-      type: 'ClusterIP',
-      selector: selectorLabels(app, 'api'),
-      ports: [{ name: PORT_NAME, port: api.port, targetPort: PORT_NAME, protocol: 'TCP' }],
-    },
-  };
+  return componentService(app, 'api', { name: PORT_NAME, port: api.port });
 }

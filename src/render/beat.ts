@@ -1,8 +1,7 @@
 // Celery beat: the periodic task scheduler, as a Deployment named <app>-beat.
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { BackendApp, BeatSpec } from '../api/v1alpha1.js';
-import { componentName, labels, objectMeta, selectorLabels } from './labels.js';
-import { appContainer, appPod, resourceRequirements } from './pod.js';
+import { appContainer, appPod, componentDeployment, resourceRequirements } from './pod.js';
 
 /** In the /tmp emptyDir: the root filesystem is read-only, and the file survives container restarts. */
 export const BEAT_SCHEDULE_FILE = '/tmp/celerybeat-schedule';
@@ -29,24 +28,15 @@ export function beatCommand(app: BackendApp, beat: BeatSpec): string[] {
 export function beatDeployment(app: BackendApp): V1Deployment | undefined {
   const beat = app.spec.beat;
   if (!beat) return undefined;
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: objectMeta(app, componentName(app, 'beat'), 'beat'),
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: selectorLabels(app, 'beat') },
-      strategy: { type: 'Recreate' },
-      template: {
-        metadata: { labels: labels(app, 'beat') },
-        spec: appPod(app, [
-          appContainer(app, {
-            name: 'beat',
-            command: beatCommand(app, beat),
-            resources: resourceRequirements(beat.resources),
-          }),
-        ]),
-      },
-    },
-  };
+  return componentDeployment(app, 'beat', {
+    replicas: 1,
+    strategy: { type: 'Recreate' },
+    pod: appPod(app, [
+      appContainer(app, {
+        name: 'beat',
+        command: beatCommand(app, beat),
+        resources: resourceRequirements(beat.resources),
+      }),
+    ]),
+  });
 }

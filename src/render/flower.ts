@@ -1,8 +1,8 @@
 // Flower, the Celery monitoring UI: a Deployment and Service named <app>-flower.
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import type { BackendApp } from '../api/v1alpha1.js';
-import { componentName, credentialsSecretName, labels, objectMeta, selectorLabels } from './labels.js';
-import { containerSecurityContext, hardenedPod, resourceRequirements, startFirstRollout, tmpMount, tmpVolume } from './pod.js';
+import { credentialsSecretName } from './labels.js';
+import { componentDeployment, componentService, containerSecurityContext, hardenedPod, resourceRequirements, startFirstRollout, tmpMount, tmpVolume } from './pod.js';
 import { SECRET_KEYS, secretKeyEnv } from './secrets.js';
 
 const PORT_NAME = 'http';
@@ -17,60 +17,42 @@ export function flowerDeployment(app: BackendApp): V1Deployment | undefined {
   const flower = app.spec.flower;
   if (!flower) return undefined;
   const health = { httpGet: { path: FLOWER_HEALTH_PATH, port: PORT_NAME, scheme: 'HTTP' }, timeoutSeconds: 5, failureThreshold: 3 };
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: objectMeta(app, componentName(app, 'flower'), 'flower'),
-    spec: {
-      // Flower keeps what it has seen in memory: more pods would show different views.
-      replicas: 1,
-      selector: { matchLabels: selectorLabels(app, 'flower') },
-      strategy: startFirstRollout,
-      template: {
-        metadata: { labels: labels(app, 'flower') },
-        spec: hardenedPod(
+  return componentDeployment(app, 'flower', {
+    // Flower keeps what it has seen in memory: more pods would show different views.
+    replicas: 1,
+    strategy: startFirstRollout,
+    pod: hardenedPod(
+      {
+        containers: [
           {
-            containers: [
-              {
-                name: 'flower',
-                image: flower.image,
-                // No --broker: the URL holds the Redis password, and Celery reads
-                // CELERY_BROKER_URL from the environment by itself, so the password is
-                // in no argument (/proc/1/cmdline, ps, the runtime's config).
-                command: ['celery', 'flower', `--port=${flower.port}`],
-                env: [
-                  secretKeyEnv('CELERY_BROKER_URL', credentialsSecretName(app, 'redis'), SECRET_KEYS.url),
-                  // Flower reads every option from FLOWER_<OPTION>; basic_auth is "user:password".
-                  secretKeyEnv('FLOWER_BASIC_AUTH', credentialsSecretName(app, 'flower'), SECRET_KEYS.basicAuth),
-                ],
-                ports: [{ name: PORT_NAME, containerPort: flower.port, protocol: 'TCP' }],
-                resources: resourceRequirements(flower.resources),
-                readinessProbe: { ...health, periodSeconds: 10 },
-                livenessProbe: { ...health, periodSeconds: 30 },
-                securityContext: containerSecurityContext(true),
-                volumeMounts: [tmpMount],
-              },
+            name: 'flower',
+            image: flower.image,
+            // No --broker: the URL holds the Redis password, and Celery reads
+            // CELERY_BROKER_URL from the environment by itself, so the password is
+            // in no argument (/proc/1/cmdline, ps, the runtime's config).
+            command: ['celery', 'flower', `--port=${flower.port}`],
+            env: [
+              secretKeyEnv('CELERY_BROKER_URL', credentialsSecretName(app, 'redis'), SECRET_KEYS.url),
+              // Flower reads every option from FLOWER_<OPTION>; basic_auth is "user:password".
+              secretKeyEnv('FLOWER_BASIC_AUTH', credentialsSecretName(app, 'flower'), SECRET_KEYS.basicAuth),
             ],
-            volumes: [tmpVolume],
+            ports: [{ name: PORT_NAME, containerPort: flower.port, protocol: 'TCP' }],
+            resources: resourceRequirements(flower.resources),
+            readinessProbe: { ...health, periodSeconds: 10 },
+            livenessProbe: { ...health, periodSeconds: 30 },
+            securityContext: containerSecurityContext(true),
+            volumeMounts: [tmpMount],
           },
-          { runAsUser: FLOWER_UID, runAsGroup: FLOWER_UID, fsGroup: FLOWER_UID },
-        ),
+        ],
+        volumes: [tmpVolume],
       },
-    },
-  };
+      { runAsUser: FLOWER_UID, runAsGroup: FLOWER_UID, fsGroup: FLOWER_UID },
+    ),
+  });
 }
 
 export function flowerService(app: BackendApp): V1Service | undefined {
   const flower = app.spec.flower;
   if (!flower) return undefined;
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: objectMeta(app, componentName(app, 'flower'), 'flower'),
-    spec: {
-      type: 'ClusterIP',
-      selector: selectorLabels(app, 'flower'),
-      ports: [{ name: PORT_NAME, port: flower.port, targetPort: PORT_NAME, protocol: 'TCP' }],
-    },
-  };
+  return componentService(app, 'flower', { name: PORT_NAME, port: flower.port });
 }

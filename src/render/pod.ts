@@ -6,17 +6,20 @@
 // the files Python libraries and Celery beat still need to write.
 import type {
   V1Container,
+  V1Deployment,
+  V1DeploymentStrategy,
   V1EnvVar,
   V1PodSecurityContext,
   V1PodSpec,
   V1ResourceRequirements,
   V1SecurityContext,
+  V1Service,
   V1TopologySpreadConstraint,
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import type { AppComponent, BackendApp, Resources } from '../api/v1alpha1.js';
-import { selectorLabels } from './labels.js';
+import { componentName, labels, objectMeta, selectorLabels } from './labels.js';
 import { connectionEnv } from './databases/index.js';
 
 export interface Identity {
@@ -179,3 +182,43 @@ export const startFirstRollout = {
   type: 'RollingUpdate',
   rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 },
 } as const;
+
+/**
+ * The Deployment of an app component (<app>-api, -worker, -beat, -flower): its
+ * labels, selector and pod template; the component says how many pods, how they
+ * roll, and what runs in them. `replicas` undefined leaves the count to an autoscaler.
+ */
+export function componentDeployment(
+  app: BackendApp,
+  component: AppComponent,
+  spec: { replicas: number | undefined; strategy: V1DeploymentStrategy; pod: V1PodSpec },
+): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: objectMeta(app, componentName(app, component), component),
+    spec: {
+      replicas: spec.replicas,
+      selector: { matchLabels: selectorLabels(app, component) },
+      strategy: spec.strategy,
+      template: {
+        metadata: { labels: labels(app, component) },
+        spec: spec.pod,
+      },
+    },
+  };
+}
+
+/** The ClusterIP Service of an app component, on its named container port. */
+export function componentService(app: BackendApp, component: AppComponent, port: { name: string; port: number }): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(app, componentName(app, component), component),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(app, component),
+      ports: [{ name: port.name, port: port.port, targetPort: port.name, protocol: 'TCP' }],
+    },
+  };
+}

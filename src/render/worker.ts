@@ -2,8 +2,7 @@
 import type { V1Deployment, V1Probe } from '@kubernetes/client-node';
 import type { BackendApp, WorkerSpec } from '../api/v1alpha1.js';
 import { fastPeriodSeconds, startupFailureThreshold } from './api.js';
-import { componentName, labels, objectMeta, selectorLabels } from './labels.js';
-import { appContainer, appPod, resourceRequirements, spreadOverNodes, startFirstRollout } from './pod.js';
+import { appContainer, appPod, componentDeployment, resourceRequirements, spreadOverNodes, startFirstRollout } from './pod.js';
 
 export function workerCommand(app: BackendApp, worker: WorkerSpec): string[] {
   return [
@@ -80,34 +79,25 @@ export function workerProbes(worker: WorkerSpec): WorkerProbes {
 export function workerDeployment(app: BackendApp): V1Deployment | undefined {
   const worker = app.spec.worker;
   if (!worker) return undefined;
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: objectMeta(app, componentName(app, 'worker'), 'worker'),
-    spec: {
-      replicas: worker.autoscaling ? undefined : worker.replicas,
-      selector: { matchLabels: selectorLabels(app, 'worker') },
-      strategy: startFirstRollout,
-      template: {
-        metadata: { labels: labels(app, 'worker') },
-        spec: appPod(
-          app,
-          [
-            appContainer(app, {
-              name: 'worker',
-              command: workerCommand(app, worker),
-              resources: resourceRequirements(worker.resources),
-              ...workerProbes(worker),
-            }),
-          ],
-          {
-            // SIGTERM starts Celery's warm shutdown: no new tasks, running ones finish.
-            // The kubelet waits this long before SIGKILL cuts them off.
-            terminationGracePeriodSeconds: worker.terminationGracePeriodSeconds,
-            topologySpreadConstraints: spreadOverNodes(app, 'worker'),
-          },
-        ),
+  return componentDeployment(app, 'worker', {
+    replicas: worker.autoscaling ? undefined : worker.replicas,
+    strategy: startFirstRollout,
+    pod: appPod(
+      app,
+      [
+        appContainer(app, {
+          name: 'worker',
+          command: workerCommand(app, worker),
+          resources: resourceRequirements(worker.resources),
+          ...workerProbes(worker),
+        }),
+      ],
+      {
+        // SIGTERM starts Celery's warm shutdown: no new tasks, running ones finish.
+        // The kubelet waits this long before SIGKILL cuts them off.
+        terminationGracePeriodSeconds: worker.terminationGracePeriodSeconds,
+        topologySpreadConstraints: spreadOverNodes(app, 'worker'),
       },
-    },
-  };
+    ),
+  });
 }
