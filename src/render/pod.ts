@@ -18,7 +18,7 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
-import type { AppComponent, BackendApp, Resources } from '../api/v1alpha1.js';
+import type { AppComponent, BackendApp, Component, Resources } from '../api/v1alpha1.js';
 import { componentName, labels, objectMeta, selectorLabels } from './labels.js';
 import { connectionEnv } from './databases/index.js';
 
@@ -209,8 +209,8 @@ export function componentDeployment(
   };
 }
 
-/** The ClusterIP Service of an app component, on its named container port. */
-export function componentService(app: BackendApp, component: AppComponent, port: { name: string; port: number }): V1Service {
+/** The ClusterIP Service of a component, on its named container port. */
+export function componentService(app: BackendApp, component: Component, port: { name: string; port: number }): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',

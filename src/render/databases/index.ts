@@ -5,7 +5,7 @@ import type { V1EnvVar, V1Secret, V1Service, V1StatefulSet } from '@kubernetes/c
 import type { BackendApp, DatabaseKind, DeletionPolicy } from '../../api/v1alpha1.js';
 import { DATABASE_KINDS, DEFAULT_DATABASE_REQUESTS } from '../../api/v1alpha1.js';
 import { componentName, credentialsSecretName, headlessServiceName, labels, objectMeta, selectorLabels } from '../labels.js';
-import { containerSecurityContext, hardenedPod, resourceRequirements, withDefaultRequests } from '../pod.js';
+import { componentService, containerSecurityContext, hardenedPod, resourceRequirements, withDefaultRequests } from '../pod.js';
 import { credentialsSecret, passwordFor, type RenderInputs } from '../secrets.js';
 import type { DatabaseEngine, DatabaseSpec, EnginePod } from './engine.js';
 import { mongodb } from './mongodb.js';
@@ -122,16 +122,7 @@ export function databaseHeadlessService(app: BackendApp, db: DatabaseKind): V1Se
 /** What the app connects to: <app>-postgres:5432 and so on. */
 export function databaseClientService(app: BackendApp, db: DatabaseKind): V1Service | undefined {
   if (!app.spec.databases?.[db]) return undefined;
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: objectMeta(app, componentName(app, db), db),
-    spec: {
-      type: 'ClusterIP',
-      selector: selectorLabels(app, db),
-      ports: [{ name: db, port: ENGINES[db].port, targetPort: db, protocol: 'TCP' }],
-    },
-  };
+  return componentService(app, db, { name: db, port: ENGINES[db].port });
 }
 
 export function databaseObjects(app: BackendApp): (V1StatefulSet | V1Service)[] {
