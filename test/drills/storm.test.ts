@@ -127,7 +127,9 @@ function editsFor(o: Obj): Edit[] {
       // Open the database to every pod of the cluster.
       return [{ what: 'ingress', contentType: json, patch: [{ op: 'replace', path: '/spec/ingress', value: [{}] }] }];
     case 'PodDisruptionBudget':
-      return [{ what: 'minAvailable', contentType: json, patch: [{ op: 'replace', path: '/spec/minAvailable', value: 0 }] }];
+      // No eviction at all: drains would hang on these pods. (minAvailable cannot be
+      // set beside the operator's maxUnavailable: the API server refuses that edit.)
+      return [{ what: 'maxUnavailable', contentType: json, patch: [{ op: 'replace', path: '/spec/maxUnavailable', value: 0 }] }];
     default:
       return [];
   }
