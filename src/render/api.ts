@@ -1,7 +1,7 @@
 // The HTTP API: a Deployment and a Service named <app>-api.
 import type { V1Deployment, V1Probe, V1Service } from '@kubernetes/client-node';
 import type { ApiSpec, BackendApp } from '../api/v1alpha1.js';
-import { appContainer, appPod, componentDeployment, componentService, resourceRequirements, spreadOverNodes, startFirstRollout } from './pod.js';
+import { appContainer, appPod, componentDeployment, replicasUnlessAutoscaled, componentService, resourceRequirements, spreadOverNodes, startFirstRollout } from './pod.js';
 
 const PORT_NAME = 'http';
 
@@ -69,9 +69,7 @@ export function apiDeployment(app: BackendApp): V1Deployment | undefined {
   const api = app.spec.api;
   if (!api) return undefined;
   return componentDeployment(app, 'api', {
-    // Under an HPA the field is left out entirely, so applying the Deployment never
-    // resets the count the autoscaler chose (argoproj/argo-cd#5105).
-    replicas: api.autoscaling ? undefined : api.replicas,
+    replicas: replicasUnlessAutoscaled(api),
     strategy: startFirstRollout,
     pod: appPod(
       app,

@@ -209,6 +209,15 @@ export function componentDeployment(
   };
 }
 
+/**
+ * A scalable component's replica count, or undefined under an HPA: the field is then
+ * left out entirely, so applying the Deployment never resets the count the autoscaler
+ * chose (argoproj/argo-cd#5105).
+ */
+export function replicasUnlessAutoscaled(spec: { replicas: number; autoscaling?: unknown }): number | undefined {
+  return spec.autoscaling ? undefined : spec.replicas;
+}
+
 /** The ClusterIP Service of a component, on its named container port. */
 export function componentService(app: BackendApp, component: Component, port: { name: string; port: number }): V1Service {
   return {

@@ -2,7 +2,7 @@
 import type { V1Deployment, V1Probe } from '@kubernetes/client-node';
 import type { BackendApp, WorkerSpec } from '../api/v1alpha1.js';
 import { fastPeriodSeconds, startupFailureThreshold } from './api.js';
-import { appContainer, appPod, componentDeployment, resourceRequirements, spreadOverNodes, startFirstRollout } from './pod.js';
+import { appContainer, appPod, componentDeployment, replicasUnlessAutoscaled, resourceRequirements, spreadOverNodes, startFirstRollout } from './pod.js';
 
 export function workerCommand(app: BackendApp, worker: WorkerSpec): string[] {
   return [
@@ -80,7 +80,7 @@ export function workerDeployment(app: BackendApp): V1Deployment | undefined {
   const worker = app.spec.worker;
   if (!worker) return undefined;
   return componentDeployment(app, 'worker', {
-    replicas: worker.autoscaling ? undefined : worker.replicas,
+    replicas: replicasUnlessAutoscaled(worker),
     strategy: startFirstRollout,
     pod: appPod(
       app,
