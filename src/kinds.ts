@@ -1,6 +1,6 @@
 // Every kind the operator reads or writes, written down once (controller-runtime's
 // Scheme): the operator's caches and watches, the writer's request paths, the
-// renderer's apply order, RBAC checks, the tests and the benchmarks read this table.
+// renderer's sort order, RBAC checks, the tests and the benchmarks read this table.
 import { GROUP, KIND, PLURAL, VERSION } from './api/v1alpha1.js';
 import type { ResourceRef } from './runtime/index.js';
 
@@ -19,10 +19,10 @@ function kind(group: string, version: string, plural: string, name: string): Kin
 export const BACKENDAPP = kind(GROUP, VERSION, PLURAL, KIND);
 
 /**
- * What an app becomes, in apply order: cached by the operator's label, watched for
- * drift, applied, and pruned when the spec no longer asks for one. NetworkPolicies
- * first, so a database is never reachable before its policy exists; Secrets before
- * the pods that read them; autoscalers and budgets after the workloads they target.
+ * What an app becomes: cached by the operator's label, watched for drift,
+ * applied, and pruned when the spec no longer asks for one. The order in which
+ * they are applied is render/steps.ts STEPS; this one only sorts the objects
+ * within a step.
  */
 export const CHILD_KINDS: readonly Kind[] = [
   kind('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy'),

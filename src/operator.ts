@@ -90,7 +90,6 @@ export function createOperator(opts: OperatorOptions): Manager {
     pods,
     writer: apiWriter(kc),
     events: createEventRecorder(kc, { controller: `${GROUP}/backendapp-operator`, instance: identity, log }),
-    log,
   });
   const controller = new Controller({ name: 'backendapp', reconciler, maxConcurrentReconciles: opts.maxConcurrentReconciles, logger: log, metrics });
   controller.watchFor(apps, { predicate: appChanged });

@@ -90,7 +90,6 @@ function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined; un
     pods: { list: (ns) => (opts.pods ?? []).filter((p) => p.metadata?.namespace === ns) },
     writer,
     events: recorder,
-    log: silentLogger(),
     now: () => new Date('2026-01-01T00:00:00Z'),
   });
   return {
@@ -102,7 +101,7 @@ function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined; un
     /** Removes a child from the caches, as its watch event would after a deletion by hand. */
     drop: (k: string, name: string) => store.get(k)?.delete(`${NS}/${name}`),
     setApp: (a: KubernetesObject) => (current = a),
-    reconcile: () => reconciler.reconcile({ namespace: NS, name: 'web' }),
+    reconcile: (signal = new AbortController().signal) => reconciler.reconcile({ namespace: NS, name: 'web' }, { log: silentLogger(), signal, reconcileID: 'test' }),
   };
 }
 
@@ -139,6 +138,17 @@ describe('BackendAppReconciler', () => {
     await expect(r.reconcile()).rejects.toThrow(/forbidden/);
     expect(r.writes.filter((x) => x.startsWith('apply') && !x.startsWith('apply Secret/'))).toEqual([]);
     expect(r.status()?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Forbidden' });
+  });
+
+  it('stops before its next step once the runtime aborts it (shutdown, leadership lost)', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    const aborted = AbortSignal.abort(new Error('controller shutting down'));
+    await expect(w.reconcile(aborted)).rejects.toThrow(/shutting down/);
+    expect(w.writes.filter((x) => x.startsWith('apply'))).toEqual([]);
+    // Carried on by the next run, which starts from the caches.
+    await w.reconcile();
+    expect(w.writes.filter((x) => x.startsWith('apply Deployment/'))).toEqual(['apply Deployment/web-api']);
   });
 
   it('reports why a component\'s pods do not run, from this app\'s pods only', async () => {

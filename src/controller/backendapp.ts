@@ -1,4 +1,4 @@
-// The BackendApp reconciler: load, validate, render, apply, prune, report status.
+// The BackendApp reconciler: load, validate, plan, apply step by step, prune, report status.
 // Level-based: every call reads the app and its children from the caches and drives
 // the cluster towards the spec; it never trusts what an event said.
 import type { KubernetesObject, V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
@@ -12,9 +12,10 @@ import {
   type Component,
   type DatabaseKind,
 } from '../api/v1alpha1.js';
-import { renderApp } from '../render/index.js';
+import { batches, planApp, progressOf, type Step, type StepName } from '../render/index.js';
 import { COMPONENT_LABEL, CREDENTIALS_LABEL, INSTANCE_LABEL } from '../render/labels.js';
 import type { EventRecorder } from '../runtime/events.js';
+import type { ReconcileContext, Reconciler, Request, Result } from '../runtime/controller.js';
 import { isRecord, statusCodeOf } from '../runtime/client.js';
 import { errorMessage } from '../runtime/logger.js';
 import { canonicalJSON, divergentLists, needsApply, withAppliedHash } from './drift.js';
@@ -33,16 +34,16 @@ export interface ReconcilerDeps {
   pods?: { list(namespace: string): KubernetesObject[] };
   writer: Writer;
   events: EventRecorder;
-  log: Logger;
   now?: () => Date;
 }
 
-export interface Request {
-  namespace: string;
-  name: string;
+/** A step the walk stopped at, and why; the child's next event (or requeueAfter) resumes it. */
+export interface Waiting {
+  step: StepName;
+  message: string;
 }
 
-export class BackendAppReconciler {
+export class BackendAppReconciler implements Reconciler {
   /**
    * The credentials this process last rendered, by "namespace/secret name", with
    * the uid of their app: a credentials Secret deleted by hand comes back with the
@@ -52,29 +53,37 @@ export class BackendAppReconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  async reconcile(req: Request, ctx?: { log: Logger }): Promise<void> {
-    const log = ctx?.log ?? this.deps.log;
+  /**
+   * One pass towards the spec: finalizer first, then the children step by step
+   * (render/steps.ts), then what the spec no longer asks for, then status.
+   */
+  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
+    const { log, signal } = ctx;
     const app = this.deps.apps.get(req.namespace, req.name);
     if (!app) {
-      // Deleted: its children go by garbage collection; a new app of the same name gets new credentials.
-      for (const [k, v] of this.credentials) if (v.app === req.name && k.startsWith(`${req.namespace}/`)) this.credentials.delete(k);
-      return;
+      this.forgetCredentials(req);
+      return {};
     }
-    if (app.metadata?.deletionTimestamp) return this.finalize(app, log);
-
+    if (app.metadata?.deletionTimestamp) {
+      await this.finalize(app, log);
+      return {};
+    }
     const validation = validateBackendApp(app);
-    if (!validation.ok) {
-      await this.ensureFinalizer(app);
-      // Nothing else changes: running workloads are never torn down by a bad edit.
-      return this.reportStatus(app, [], log, { reason: 'InvalidSpec', message: `Invalid spec: ${formatFieldErrors(validation.errors)}` });
-    }
-    const valid = validation.app;
     // The finalizer is in place before any child exists, credentials included.
     await this.ensureFinalizer(app);
-    const { desired, created } = await this.renderCreatingCredentials(valid);
+    if (!validation.ok) {
+      // Nothing else changes: running workloads are never torn down by a bad edit.
+      await this.reportStatus(app, [], log, { reason: 'InvalidSpec', message: `Invalid spec: ${formatFieldErrors(validation.errors)}` });
+      return {};
+    }
+    const valid = validation.app;
+    const { steps, created } = await this.planCreatingCredentials(valid);
+    const desired = steps.flatMap((s) => s.objects);
+    let waiting: Waiting | undefined;
     try {
-      await this.applyAll(app, desired, created, log);
-      await this.prune(app, desired, log);
+      waiting = await this.applySteps(app, steps, created, log, signal);
+      // Children turned off go once the new spec is fully written, not while a step waits.
+      if (!waiting) await this.prune(app, desired, log);
     } catch (err) {
       // Report what stopped us, but let the original error drive the retry.
       await this.reportStatus(app, this.observe(valid, desired), log, blockerOf(err)).catch((statusErr: unknown) =>
@@ -83,6 +92,12 @@ export class BackendAppReconciler {
       throw err;
     }
     await this.reportStatus(app, this.observe(valid, desired), log, undefined);
+    return {};
+  }
+
+  /** The app is gone: its children go by garbage collection, and a new app of the same name gets new credentials. */
+  private forgetCredentials(req: Request): void {
+    for (const [k, v] of this.credentials) if (v.app === req.name && k.startsWith(`${req.namespace}/`)) this.credentials.delete(k);
   }
 
   /** What each component's workload reports, and why its pods do not run when they say so. */
@@ -102,17 +117,18 @@ export class BackendAppReconciler {
    * seen (a create fails if it exists, unlike an apply): with the values this
    * process last rendered for the app if it was deleted by hand, else new ones. One
    * that exists after all (just created, watch lagging) is read and its values kept.
-   * Returns the children to apply and the Secrets it created.
+   * Returns the steps to apply and the Secrets it created.
    */
-  private async renderCreatingCredentials(app: BackendApp): Promise<{ desired: KubernetesObject[]; created: KubernetesObject[] }> {
+  private async planCreatingCredentials(app: BackendApp): Promise<{ steps: Step[]; created: KubernetesObject[] }> {
     const ns = app.metadata.namespace ?? '';
     const existing: Record<string, Record<string, string>> = {};
     for (const s of this.deps.children.list('v1/Secret', ns)) {
       if (s.metadata?.labels?.[INSTANCE_LABEL] === app.metadata.name) existing[s.metadata.name ?? ''] = decodeData(s);
     }
     const isCredentials = (o: KubernetesObject) => o.kind === 'Secret' && o.metadata?.labels?.[CREDENTIALS_LABEL] === 'true';
-    let desired = renderApp(app, { existingSecrets: existing });
-    const unseen = new Set(desired.filter((o) => isCredentials(o) && !existing[o.metadata?.name ?? '']).map((o) => o.metadata?.name ?? ''));
+    let steps = planApp(app, { existingSecrets: existing });
+    const credentialsOf = (steps: Step[]) => steps.flatMap((s) => s.objects).filter(isCredentials);
+    const unseen = new Set(credentialsOf(steps).filter((o) => !existing[o.metadata?.name ?? '']).map((o) => o.metadata?.name ?? ''));
     let keptAny = false;
     for (const name of unseen) {
       const kept = this.credentials.get(`${ns}/${name}`);
@@ -120,12 +136,12 @@ export class BackendAppReconciler {
       existing[name] = kept.data;
       keptAny = true;
     }
-    if (keptAny) desired = renderApp(app, { existingSecrets: existing });
+    if (keptAny) steps = planApp(app, { existingSecrets: existing });
     let foundLive = false;
     const created: KubernetesObject[] = [];
     await Promise.all(
-      desired
-        .filter((o) => isCredentials(o) && unseen.has(o.metadata?.name ?? ''))
+      credentialsOf(steps)
+        .filter((o) => unseen.has(o.metadata?.name ?? ''))
         .map(async (s) => {
           const result = await this.deps.writer.create(withAppliedHash(s));
           if (result) {
@@ -138,55 +154,88 @@ export class BackendAppReconciler {
           foundLive = true;
         }),
     );
-    if (foundLive) desired = renderApp(app, { existingSecrets: existing });
-    for (const o of desired) {
-      if (!isCredentials(o)) continue;
+    if (foundLive) steps = planApp(app, { existingSecrets: existing });
+    for (const o of credentialsOf(steps)) {
       this.credentials.set(`${ns}/${o.metadata?.name}`, { app: app.metadata.name, uid: app.metadata.uid, data: decodeData(o) });
     }
-    return { desired, created };
+    return { steps, created };
   }
 
   /**
-   * Server-side apply of every child that differs from the cache, in three steps:
-   * Secrets, so pods find them; then NetworkPolicies, so a database is never
-   * reachable before its policy exists (src/kinds.ts CHILD_KINDS); then the
-   * rest. A step that fails stops the ones after it.
+   * Server-side apply of every child that differs from the cache, batch by batch
+   * (render/steps.ts batches): a batch goes out in parallel, and the next one
+   * starts once its barrier holds. A failed write stops the batches after it; a
+   * step whose children have not finished yet stops the walk and is returned.
    */
-  private async applyAll(app: KubernetesObject, desired: KubernetesObject[], createdBefore: KubernetesObject[], log: Logger): Promise<void> {
+  private async applySteps(
+    app: KubernetesObject,
+    steps: readonly Step[],
+    createdBefore: KubernetesObject[],
+    log: Logger,
+    signal: AbortSignal,
+  ): Promise<Waiting | undefined> {
     const created: KubernetesObject[] = [...createdBefore];
     const updated: KubernetesObject[] = [];
-    const pending = desired.filter((d) => needsApply(d, this.deps.children.get(kindKey(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '')));
     const applyOne = async (d: KubernetesObject) => {
-      const live = this.deps.children.get(kindKey(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '');
-      const existed = live !== undefined;
-      let applied: KubernetesObject;
-      try {
-        applied = await this.deps.writer.apply(withAppliedHash(d));
-      } catch (err) {
-        // A hand edit of a list can make our apply invalid (a Service port renumbered
-        // by hand keeps its name; ours would be a second port of that name): put our
-        // lists back first, then apply again.
-        const lists = live && statusCodeOf(err) === 422 ? divergentLists(d, live) : [];
-        if (!live || !lists.length) throw err;
-        log.info({ object: `${d.kind}/${d.metadata?.name}`, lists: lists.map((l) => l.path) }, 'apply refused after a hand edit of a list; replacing the list');
-        await this.deps.writer.replaceLists(live, lists);
-        applied = await this.deps.writer.apply(withAppliedHash(d));
-      }
-      // Items another manager added to a list survive a forced apply; remove them.
-      const foreign = divergentLists(d, applied, true);
-      if (foreign.length) {
-        applied = await this.deps.writer.replaceLists(applied, foreign);
-        log.info({ object: `${d.kind}/${d.metadata?.name}`, lists: foreign.map((f) => f.path) }, 'removed list items another field manager added');
-      }
-      this.deps.children.observe(kindKey(d), applied);
-      (existed ? updated : created).push(d);
+      if ((await this.applyChild(d, log)) === 'created') created.push(d);
+      else updated.push(d);
     };
-    const first = ['Secret', 'NetworkPolicy'];
-    for (const kind of first) await Promise.all(pending.filter((d) => d.kind === kind).map(applyOne));
-    await Promise.all(pending.filter((d) => !first.includes(d.kind ?? '')).map(applyOne));
-    if (created.length) this.deps.events.event(app, 'Normal', 'Created', `Created ${describeObjects(created)}`);
-    if (updated.length) this.deps.events.event(app, 'Normal', 'Updated', `Updated ${describeObjects(updated)}`);
-    if (created.length || updated.length) log.info({ created: created.length, updated: updated.length }, 'applied children');
+    let waiting: Waiting | undefined;
+    try {
+      for (const batch of batches(steps)) {
+        signal.throwIfAborted();
+        const objects = batch.flatMap((s) => s.objects);
+        await Promise.all(objects.filter((d) => needsApply(d, this.live(d))).map(applyOne));
+        const last = batch[batch.length - 1];
+        if (last?.barrier === 'finished' && (waiting = this.unfinished(last))) break;
+      }
+    } finally {
+      if (created.length) this.deps.events.event(app, 'Normal', 'Created', `Created ${describeObjects(created)}`);
+      if (updated.length) this.deps.events.event(app, 'Normal', 'Updated', `Updated ${describeObjects(updated)}`);
+      if (created.length || updated.length) log.info({ created: created.length, updated: updated.length }, 'applied children');
+    }
+    if (waiting) log.info({ step: waiting.step }, waiting.message);
+    return waiting;
+  }
+
+  /** The first child of a 'finished' step that has not run to completion; one that failed is an error. */
+  private unfinished(step: Step): Waiting | undefined {
+    for (const d of step.objects) {
+      const progress = progressOf(d, this.live(d));
+      if (progress.state === 'failed') throw new Error(progress.message);
+      if (progress.state === 'running') return { step: step.name, message: `waiting for ${progress.message}` };
+    }
+    return undefined;
+  }
+
+  private live(d: KubernetesObject): KubernetesObject | undefined {
+    return this.deps.children.get(kindKey(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '');
+  }
+
+  /** Applies one child and records the result in the cache; says whether it was new. */
+  private async applyChild(d: KubernetesObject, log: Logger): Promise<'created' | 'updated'> {
+    const live = this.live(d);
+    let applied: KubernetesObject;
+    try {
+      applied = await this.deps.writer.apply(withAppliedHash(d));
+    } catch (err) {
+      // A hand edit of a list can make our apply invalid (a Service port renumbered
+      // by hand keeps its name; ours would be a second port of that name): put our
+      // lists back first, then apply again.
+      const lists = live && statusCodeOf(err) === 422 ? divergentLists(d, live) : [];
+      if (!live || !lists.length) throw err;
+      log.info({ object: `${d.kind}/${d.metadata?.name}`, lists: lists.map((l) => l.path) }, 'apply refused after a hand edit of a list; replacing the list');
+      await this.deps.writer.replaceLists(live, lists);
+      applied = await this.deps.writer.apply(withAppliedHash(d));
+    }
+    // Items another manager added to a list survive a forced apply; remove them.
+    const foreign = divergentLists(d, applied, true);
+    if (foreign.length) {
+      applied = await this.deps.writer.replaceLists(applied, foreign);
+      log.info({ object: `${d.kind}/${d.metadata?.name}`, lists: foreign.map((f) => f.path) }, 'removed list items another field manager added');
+    }
+    this.deps.children.observe(kindKey(d), applied);
+    return live === undefined ? 'created' : 'updated';
   }
 
   /**

@@ -2,39 +2,44 @@ import { describe, expect, it } from 'vitest';
 import type { KubernetesObject, V1Container, V1Secret } from '@kubernetes/client-node';
 import { counterRandom, decode, finwise, makeApp } from './fixtures.test-util.js';
 import { CHILD_KINDS } from '../kinds.js';
-import { isRetained, renderApp, stripUndefined } from './index.js';
+import { isRetained, planApp, renderApp, stripUndefined } from './index.js';
 
 const ids = (objects: KubernetesObject[]) => objects.map((o) => `${o.kind}/${o.metadata?.name}`);
 
 describe('renderApp', () => {
-  it('renders the example into these objects, in apply order', () => {
-    expect(ids(renderApp(finwise(), { existingSecrets: {} }))).toEqual([
-      'NetworkPolicy/finwise-mongodb',
-      'NetworkPolicy/finwise-postgres',
-      'NetworkPolicy/finwise-redis',
-      'Secret/finwise-flower-credentials',
-      'Secret/finwise-mongodb-credentials',
-      'Secret/finwise-postgres-credentials',
-      'Secret/finwise-redis-credentials',
-      'Service/finwise-api',
-      'Service/finwise-flower',
-      'Service/finwise-mongodb',
-      'Service/finwise-mongodb-headless',
-      'Service/finwise-postgres',
-      'Service/finwise-postgres-headless',
-      'Service/finwise-redis',
-      'Service/finwise-redis-headless',
-      'StatefulSet/finwise-mongodb',
-      'StatefulSet/finwise-postgres',
-      'StatefulSet/finwise-redis',
-      'Deployment/finwise-api',
-      'Deployment/finwise-beat',
-      'Deployment/finwise-flower',
-      'Deployment/finwise-worker',
-      'HorizontalPodAutoscaler/finwise-api',
-      'PodDisruptionBudget/finwise-api',
-      'PodDisruptionBudget/finwise-worker',
+  it('plans the example as these steps, each sorted by kind then name', () => {
+    const steps = planApp(finwise(), { existingSecrets: {} });
+    expect(steps.map((s) => [s.name, s.barrier, ids(s.objects)])).toEqual([
+      [
+        'credentials',
+        'applied',
+        ['Secret/finwise-flower-credentials', 'Secret/finwise-mongodb-credentials', 'Secret/finwise-postgres-credentials', 'Secret/finwise-redis-credentials'],
+      ],
+      ['network-policies', 'applied', ['NetworkPolicy/finwise-mongodb', 'NetworkPolicy/finwise-postgres', 'NetworkPolicy/finwise-redis']],
+      [
+        'databases',
+        'none',
+        [
+          'Service/finwise-mongodb',
+          'Service/finwise-mongodb-headless',
+          'Service/finwise-postgres',
+          'Service/finwise-postgres-headless',
+          'Service/finwise-redis',
+          'Service/finwise-redis-headless',
+          'StatefulSet/finwise-mongodb',
+          'StatefulSet/finwise-postgres',
+          'StatefulSet/finwise-redis',
+        ],
+      ],
+      ['jobs', 'finished', []],
+      [
+        'workloads',
+        'none',
+        ['Service/finwise-api', 'Service/finwise-flower', 'Deployment/finwise-api', 'Deployment/finwise-beat', 'Deployment/finwise-flower', 'Deployment/finwise-worker'],
+      ],
+      ['scaling', 'none', ['HorizontalPodAutoscaler/finwise-api', 'PodDisruptionBudget/finwise-api', 'PodDisruptionBudget/finwise-worker']],
     ]);
+    expect(ids(renderApp(finwise(), { existingSecrets: {} }))).toEqual(ids(steps.flatMap((s) => s.objects)));
   });
 
   it('renders just the image for an app with nothing on', () => {

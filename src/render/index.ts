@@ -12,42 +12,51 @@ import { horizontalPodAutoscaler } from './hpa.js';
 import { databaseNetworkPolicy } from './networkpolicy.js';
 import { podDisruptionBudget } from './pdb.js';
 import { flowerCredentials, type RenderInputs } from './secrets.js';
+import { STEPS, type Step, type StepName } from './steps.js';
 import { workerDeployment } from './worker.js';
 
 export type { RenderInputs } from './secrets.js';
+export { STEPS, batches, progressOf, type Barrier, type Progress, type Step, type StepName } from './steps.js';
 export { isRetained, defaultRandomSecret, SECRET_KEYS } from './secrets.js';
 
-/** Objects sort by their kind's place in CHILD_KINDS, the apply order, then by name. */
+/** Within a step, objects sort by their kind's place in CHILD_KINDS, then by name. */
 const KIND_ORDER = new Map(CHILD_KINDS.map((k, i) => [kindKey(k), i]));
 
 /**
- * Render every object of the app. `inputs.existingSecrets` must hold the current
- * credential Secrets, decoded: their passwords are kept, missing ones generated.
+ * The app's children as the steps of STEPS (steps.ts), in order: what the
+ * reconciler writes, and where it may have to wait. `inputs.existingSecrets`
+ * must hold the current credential Secrets, decoded: their passwords are kept,
+ * missing ones generated.
  */
-export function renderApp(app: BackendApp, inputs: RenderInputs): KubernetesObject[] {
-  const objects: (KubernetesObject | undefined)[] = [
-    ...databaseCredentials(app, inputs),
-    flowerCredentials(app, inputs),
-    ...DATABASE_KINDS.map((db) => databaseNetworkPolicy(app, db)),
-    ...databaseObjects(app),
-    apiDeployment(app),
-    apiService(app),
-    horizontalPodAutoscaler(app, 'api'),
-    podDisruptionBudget(app, 'api'),
-    workerDeployment(app),
-    horizontalPodAutoscaler(app, 'worker'),
-    podDisruptionBudget(app, 'worker'),
-    beatDeployment(app),
-    flowerDeployment(app),
-    flowerService(app),
-  ];
-  return objects
-    .filter((o): o is KubernetesObject => o !== undefined)
-    .map((o) => stripUndefined(o))
-    .sort(byApplyOrder);
+export function planApp(app: BackendApp, inputs: RenderInputs): Step[] {
+  const objects: Record<StepName, (KubernetesObject | undefined)[]> = {
+    credentials: [...databaseCredentials(app, inputs), flowerCredentials(app, inputs)],
+    'network-policies': DATABASE_KINDS.map((db) => databaseNetworkPolicy(app, db)),
+    databases: databaseObjects(app),
+    jobs: [],
+    workloads: [apiDeployment(app), apiService(app), workerDeployment(app), beatDeployment(app), flowerDeployment(app), flowerService(app)],
+    scaling: [
+      horizontalPodAutoscaler(app, 'api'),
+      podDisruptionBudget(app, 'api'),
+      horizontalPodAutoscaler(app, 'worker'),
+      podDisruptionBudget(app, 'worker'),
+    ],
+  };
+  return STEPS.map((s) => ({
+    ...s,
+    objects: objects[s.name]
+      .filter((o): o is KubernetesObject => o !== undefined)
+      .map((o) => stripUndefined(o))
+      .sort(byKindThenName),
+  }));
 }
 
-function byApplyOrder(a: KubernetesObject, b: KubernetesObject): number {
+/** Every child of the app, in the order of planApp's steps. */
+export function renderApp(app: BackendApp, inputs: RenderInputs): KubernetesObject[] {
+  return planApp(app, inputs).flatMap((s) => s.objects);
+}
+
+function byKindThenName(a: KubernetesObject, b: KubernetesObject): number {
   const ka = KIND_ORDER.get(kindKey(a)) ?? Number.MAX_SAFE_INTEGER;
   const kb = KIND_ORDER.get(kindKey(b)) ?? Number.MAX_SAFE_INTEGER;
   if (ka !== kb) return ka - kb;
