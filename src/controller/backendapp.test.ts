@@ -30,7 +30,15 @@ const SPEC = {
  * Caches that hold whatever the writer applied, like informers after their watch
  * events. `unwatched` objects exist on the API server but not (yet) in the caches.
  */
-function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined; unwatched?: KubernetesObject[]; pods?: KubernetesObject[] } = {}) {
+function world(
+  opts: {
+    refuse?: (obj: KubernetesObject) => Error | undefined;
+    /** Holds an apply until the promise settles, as a slow API server would. */
+    hold?: (obj: KubernetesObject) => Promise<void> | undefined;
+    unwatched?: KubernetesObject[];
+    pods?: KubernetesObject[];
+  } = {},
+) {
   const store = new Map<string, Map<string, KubernetesObject>>();
   const unwatched = new Map((opts.unwatched ?? []).map((o) => [`${key(o)} ${o.metadata?.name}`, o]));
   const writes: string[] = [];
@@ -63,6 +71,7 @@ function world(opts: { refuse?: (obj: KubernetesObject) => Error | undefined; un
     apply: async (obj) => {
       const refused = opts.refuse?.(obj);
       if (refused) throw refused;
+      await opts.hold?.(obj);
       writes.push(`apply ${obj.kind}/${obj.metadata?.name}`);
       return { ...obj, metadata: { ...obj.metadata, uid: `u-${obj.metadata?.name}`, resourceVersion: '1' } };
     },
@@ -138,6 +147,20 @@ describe('BackendAppReconciler', () => {
     await expect(r.reconcile()).rejects.toThrow(/forbidden/);
     expect(r.writes.filter((x) => x.startsWith('apply') && !x.startsWith('apply Secret/'))).toEqual([]);
     expect(r.status()?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Forbidden' });
+  });
+
+  it('writes databases and workloads in one batch when no job stands between them', async () => {
+    let release = () => {};
+    const slowStatefulSet = new Promise<void>((resolve) => (release = resolve));
+    const w = world({ hold: (o) => (o.kind === 'StatefulSet' ? slowStatefulSet : undefined) });
+    w.setApp(app(SPEC));
+    const reconciling = w.reconcile();
+    // The api's Deployment is written while the database's StatefulSet is still in flight.
+    await expect.poll(() => w.writes).toContain('apply Deployment/web-api');
+    expect(w.writes).not.toContain('apply StatefulSet/web-postgres');
+    release();
+    await reconciling;
+    expect(w.writes).toContain('apply StatefulSet/web-postgres');
   });
 
   it('stops before its next step once the runtime aborts it (shutdown, leadership lost)', async () => {

@@ -2,7 +2,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { STEPS, batches, progressOf, type Step } from './steps.js';
 
-const step = (name: Step['name'], barrier: Step['barrier']): Step => ({ name, barrier, objects: [] });
+const object = (name: string): KubernetesObject => ({ apiVersion: 'v1', kind: 'Thing', metadata: { name } });
+const step = (name: Step['name'], barrier: Step['barrier'], objects = [object(name)]): Step => ({ name, barrier, objects });
 const job = (conditions?: { type: string; status: string; message?: string; reason?: string }[]): KubernetesObject =>
   ({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'web-migrate' }, status: { conditions } }) as KubernetesObject;
 
@@ -25,6 +26,12 @@ describe('batches', () => {
       ['databases', 'jobs'],
       ['workloads', 'scaling'],
     ]);
+  });
+
+  it('lets an empty step hold nothing back: with no jobs, databases and workloads go out together', () => {
+    const names = (bs: Step[][]) => bs.map((b) => b.map((s) => s.name));
+    const steps = STEPS.map((s) => step(s.name, s.barrier, s.name === 'jobs' || s.name === 'credentials' ? [] : undefined));
+    expect(names(batches(steps))).toEqual([['credentials', 'network-policies'], ['databases', 'jobs', 'workloads', 'scaling']]);
   });
 
   it('keeps trailing steps without a barrier, and gives nothing for nothing', () => {

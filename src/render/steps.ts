@@ -38,14 +38,15 @@ export interface Step {
 /**
  * The steps as the reconciler writes them: consecutive steps joined up to and
  * including each one with a barrier, so a batch goes out in parallel and the
- * walk pauses only where the order matters.
+ * walk pauses only where the order matters. A barrier is about its own step's
+ * objects, so an empty step holds nothing back.
  */
 export function batches(steps: readonly Step[]): Step[][] {
   const out: Step[][] = [];
   let current: Step[] = [];
   for (const step of steps) {
     current.push(step);
-    if (step.barrier !== 'none') {
+    if (step.barrier !== 'none' && step.objects.length) {
       out.push(current);
       current = [];
     }
