@@ -38,8 +38,8 @@ export function manifest(profile: Profile, namespace: string, name: string): Man
     databases: { postgres: { version: '15', storage: { size: '1Gi' } }, redis: { version: '7' } },
   };
   if (profile === 'standard') {
-    spec['worker'] = { app: 'app.celery', replicas: 1 };
-    spec['beat'] = {};
+    spec.worker = { app: 'app.celery', replicas: 1 };
+    spec.beat = {};
   }
   return { apiVersion: API_VERSION, kind: KIND, metadata: meta, spec };
 }

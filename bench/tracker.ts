@@ -133,8 +133,8 @@ export class Tracker {
     const k = `${o.metadata?.namespace}/${app}`;
     const t = this.apps.get(k);
     if (!t) {
-      let s = this.seen.get(k);
-      if (!s) this.seen.set(k, (s = new Set()));
+      const s = this.seen.get(k) ?? new Set<string>();
+      this.seen.set(k, s);
       s.add(childKey(o));
       return;
     }

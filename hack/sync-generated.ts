@@ -90,8 +90,8 @@ export function parseRules(text: string, file = RULES_SOURCE): PolicyRule[] {
 function rulesBody(text: string): string {
   const lines = text.split('\n');
   let i = 0;
-  while (i < lines.length && lines[i]!.startsWith('#')) i++;
-  while (i < lines.length && lines[i]!.trim() === '') i++;
+  while (i < lines.length && lines[i]?.startsWith('#')) i++;
+  while (i < lines.length && lines[i]?.trim() === '') i++;
   return lines.slice(i).join('\n');
 }
 

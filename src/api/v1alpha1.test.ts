@@ -147,7 +147,10 @@ describe('numeric bounds', () => {
     const m = sampleManifest();
     const keys = path.split('.');
     let node = m as Record<string, unknown>;
-    for (const k of keys.slice(0, -1)) node = (node[k] ??= {}) as Record<string, unknown>;
+    for (const k of keys.slice(0, -1)) {
+      node[k] ??= {};
+      node = node[k] as Record<string, unknown>;
+    }
     node[keys[keys.length - 1] as string] = value;
     const result = validateBackendApp(m);
     return result.ok ? [] : result.errors.filter((e) => e.path === path).map((e) => e.message);

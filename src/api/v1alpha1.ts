@@ -24,7 +24,6 @@ export const LONGEST_NAME_SUFFIX = '-postgres-credentials';
 export const MAX_APP_NAME_LENGTH = 63 - LONGEST_NAME_SUFFIX.length; // 42
 
 import {
-  CEL_RULES_KEY,
   withRules,
   addCelRules,
   immutable,

@@ -10,15 +10,21 @@ const SAMPLE = readFileSync(new URL('../../config/samples/finwise.yaml', import.
 function memoryIO(files: Record<string, string> = {}, stdin = '') {
   const out = { stdout: '', stderr: '', written: {} as Record<string, string> };
   const io: IO = {
-    stdout: (t) => void (out.stdout += t),
-    stderr: (t) => void (out.stderr += t),
+    stdout: (t) => {
+      out.stdout += t;
+    },
+    stderr: (t) => {
+      out.stderr += t;
+    },
     readStdin: async () => stdin,
     readFile: (p) => {
       const f = files[p];
       if (f === undefined) throw new Error(`ENOENT: no such file or directory, open '${p}'`);
       return f;
     },
-    writeFile: (p, c) => void (out.written[p] = c),
+    writeFile: (p, c) => {
+      out.written[p] = c;
+    },
   };
   return { io, out };
 }

@@ -281,7 +281,7 @@ describe('BackendAppReconciler under hand edits', () => {
     w.setApp(app(SPEC));
     await w.reconcile();
     const before = w.children.get('v1/Secret', NS, 'web-postgres-credentials') as { data?: Record<string, string> } | undefined;
-    expect(before?.data?.['password']).toBeTruthy();
+    expect(before?.data?.password).toBeTruthy();
     w.drop('v1/Secret', 'web-postgres-credentials');
     w.writes.length = 0;
     await w.reconcile();
@@ -292,8 +292,8 @@ describe('BackendAppReconciler under hand edits', () => {
     w.setApp(app(SPEC, { uid: 'uid-2' }));
     await w.reconcile();
     const fresh = w.children.get('v1/Secret', NS, 'web-postgres-credentials') as { data?: Record<string, string> } | undefined;
-    expect(fresh?.data?.['password']).toBeTruthy();
-    expect(fresh?.data?.['password']).not.toBe(before?.data?.['password']);
+    expect(fresh?.data?.password).toBeTruthy();
+    expect(fresh?.data?.password).not.toBe(before?.data?.password);
   });
 
   it('keeps the values of a credentials Secret that exists but the cache has not seen yet', async () => {

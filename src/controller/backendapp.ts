@@ -187,7 +187,8 @@ export class BackendAppReconciler implements Reconciler {
         const objects = batch.flatMap((s) => s.objects);
         await Promise.all(objects.filter((d) => needsApply(d, this.live(d))).map(applyOne));
         const last = batch[batch.length - 1];
-        if (last?.barrier === 'finished' && (waiting = this.unfinished(last))) break;
+        waiting = last?.barrier === 'finished' ? this.unfinished(last) : undefined;
+        if (waiting) break;
       }
     } finally {
       if (created.length) this.deps.events.event(app, 'Normal', 'Created', `Created ${describeObjects(created)}`);
@@ -345,10 +346,10 @@ export function isControlledBy(obj: KubernetesObject, owner: KubernetesObject): 
 
 function deletionPolicyOf(app: KubernetesObject, db: DatabaseKind): 'Delete' | 'Retain' | undefined {
   const spec = (app as { spec?: unknown }).spec;
-  const databases = isRecord(spec) ? spec['databases'] : undefined;
+  const databases = isRecord(spec) ? spec.databases : undefined;
   const entry = isRecord(databases) ? databases[db] : undefined;
   if (entry === undefined || entry === null) return undefined;
-  return isRecord(entry) && entry['deletionPolicy'] === 'Delete' ? 'Delete' : 'Retain';
+  return isRecord(entry) && entry.deletionPolicy === 'Delete' ? 'Delete' : 'Retain';
 }
 
 

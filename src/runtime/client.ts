@@ -86,8 +86,8 @@ export class KubeApiError extends Error {
     try {
       const status: unknown = JSON.parse(body);
       if (isRecord(status)) {
-        if (typeof status['reason'] === 'string') reason = status['reason'];
-        if (typeof status['message'] === 'string') message = status['message'];
+        if (typeof status.reason === 'string') reason = status.reason;
+        if (typeof status.message === 'string') message = status.message;
       }
     } catch {
       // Not a Status (a proxy's HTML page, say): keep the truncated text.

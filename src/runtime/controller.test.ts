@@ -53,10 +53,10 @@ class ScriptedReconciler implements Reconciler {
   maxParallelPerKey = 0;
   maxParallel = 0;
   private active = 0;
-  private pending: Array<{ key: string; resolve: (r: Result | void) => void; reject: (e: unknown) => void }> = [];
-  auto: ((req: Request) => Result | void | Promise<Result | void>) | undefined;
+  private pending: Array<{ key: string; resolve: (r: Result | undefined) => void; reject: (e: unknown) => void }> = [];
+  auto: ((req: Request) => Result | undefined | Promise<Result | undefined>) | undefined;
 
-  async reconcile(req: Request): Promise<Result | void> {
+  async reconcile(req: Request): Promise<Result> {
     const key = requestKey(req);
     this.calls.push(req);
     this.running.set(key, (this.running.get(key) ?? 0) + 1);
@@ -64,8 +64,8 @@ class ScriptedReconciler implements Reconciler {
     this.active++;
     this.maxParallel = Math.max(this.maxParallel, this.active);
     try {
-      if (this.auto) return await this.auto(req);
-      return await new Promise<Result | void>((resolve, reject) => this.pending.push({ key, resolve, reject }));
+      if (this.auto) return (await this.auto(req)) ?? {};
+      return (await new Promise<Result | undefined>((resolve, reject) => this.pending.push({ key, resolve, reject }))) ?? {};
     } finally {
       this.active--;
       this.running.set(key, (this.running.get(key) ?? 1) - 1);
@@ -87,7 +87,7 @@ class ScriptedReconciler implements Reconciler {
 
 async function metricValue(m: Metrics, line: string): Promise<number> {
   const text = await m.registry.metrics();
-  const found = text.split('\n').find((l) => l.startsWith(line + ' '));
+  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
   return found ? Number(found.slice(line.length + 1)) : NaN;
 }
 
@@ -279,9 +279,9 @@ describe('Controller', () => {
     expect(await metricValue(metrics, 'controller_runtime_reconcile_total{controller="backendapp",result="success"}')).toBe(1);
     expect(await metricValue(metrics, 'workqueue_retries_total{name="backendapp",controller="backendapp"}')).toBe(3);
     expect(await metricValue(metrics, 'controller_runtime_reconcile_time_seconds_count{controller="backendapp"}')).toBe(4);
-    const errLine = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === 'Reconciler error');
+    const errLine = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'Reconciler error');
     expect(errLine).toMatchObject({ controller: 'backendapp', namespace: 'a', name: 'one', err: 'apply failed: conflict', level: 'error' });
-    expect(errLine?.['reconcileID']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(errLine?.reconcileID).toMatch(/^[0-9a-f-]{36}$/);
     await ctrl.stop(1000);
   });
 
@@ -410,7 +410,7 @@ describe('Controller', () => {
         // What requestJSON does for a request without a signal of its own.
         reconcile: async () => {
           seen = ambientRequestSignal();
-          await new Promise(() => {});
+          return await new Promise<Result>(() => {});
         },
       },
     }).watchFor(appInf);

@@ -36,7 +36,7 @@ export interface ReconcileContext {
  * per-item exponential backoff; a TerminalError is recorded but not retried.
  */
 export interface Reconciler {
-  reconcile(req: Request, ctx: ReconcileContext): Promise<Result | void>;
+  reconcile(req: Request, ctx: ReconcileContext): Promise<Result>;
 }
 
 /** An error that retrying cannot fix (controller-runtime's reconcile.TerminalError): logged and counted, not requeued. */

@@ -145,7 +145,7 @@ export class HealthServer {
       return;
     }
     // The Kubernetes probe format: one [-] line per failing check.
-    const body = failed.map(([n, why]) => `[-]${n} failed: ${why}`).join('\n') + `\n${name} check failed\n`;
+    const body = `${failed.map(([n, why]) => `[-]${n} failed: ${why}`).join('\n')}\n${name} check failed\n`;
     res.writeHead(500, { 'Content-Type': 'text/plain' }).end(body);
   }
 }

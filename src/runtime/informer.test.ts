@@ -365,7 +365,7 @@ describe('Informer', () => {
 
   it('maintains indexes', async () => {
     const { source, inf } = setup();
-    inf.addIndex('app', (o) => [o.metadata?.labels?.['app'] ?? '']);
+    inf.addIndex('app', (o) => [o.metadata?.labels?.app ?? '']);
     source.upsert(obj('a', 'x', { app: 'one' }));
     inf.start();
     await tick();

@@ -133,7 +133,7 @@ export function stripManagedFields<T extends KubernetesObject>(obj: T): T {
 type Named = KubernetesObject & { metadata: { name: string } };
 
 function isNamedObject(v: unknown): v is Named {
-  return isRecord(v) && isRecord(v['metadata']) && typeof v['metadata']['name'] === 'string';
+  return isRecord(v) && isRecord(v.metadata) && typeof v.metadata.name === 'string';
 }
 
 function nsOf(obj: KubernetesObject): string {

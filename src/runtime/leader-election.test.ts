@@ -265,7 +265,7 @@ describe('kubeLeaseClient', () => {
         return;
       }
       const obj = JSON.parse(body) as { metadata: Record<string, unknown>; spec: unknown };
-      if (req.method === 'PUT' && obj.metadata['resourceVersion'] !== String(rv)) {
+      if (req.method === 'PUT' && obj.metadata.resourceVersion !== String(rv)) {
         sendJSON(res, 409, status(409, 'Conflict', 'the object has been modified'));
         return;
       }
@@ -283,8 +283,8 @@ describe('kubeLeaseClient', () => {
     await c.update({ ...rec, renewTime: formatMicroTime(2000) });
     const put = JSON.parse(api.requests[2]?.body ?? '{}') as { metadata: Record<string, unknown>; spec: Record<string, unknown> };
     expect(api.requests[2]?.url.pathname).toBe('/apis/coordination.k8s.io/v1/namespaces/ops/leases/op');
-    expect(put.metadata['resourceVersion']).toBe('1');
-    expect(put.metadata['labels']).toEqual({ keep: 'me' });
+    expect(put.metadata.resourceVersion).toBe('1');
+    expect(put.metadata.labels).toEqual({ keep: 'me' });
     expect(put.spec).toEqual({
       holderIdentity: 'a',
       leaseDurationSeconds: 15,

@@ -98,7 +98,6 @@ export class LeaderElector {
   private observed: LeaseRecord | undefined;
   private observedTime = 0;
   private reportedLeader: string | undefined;
-  private leading = false;
   private running = false;
 
   constructor(opts: LeaderElectionOptions) {
@@ -145,12 +144,10 @@ export class LeaderElector {
     this.running = true;
     try {
       if (!(await this.acquire(signal))) return 'stopped';
-      this.leading = true;
       this.metrics?.leaderElectionMasterStatus.set({ name: this.leaseName }, 1);
       this.log.info('became leader');
       this.callbacks.onStartedLeading?.();
       const lost = await this.renew(signal);
-      this.leading = false;
       this.metrics?.leaderElectionMasterStatus.set({ name: this.leaseName }, 0);
       if (lost) {
         this.log.error({ renewDeadlineMs: this.renewDeadlineMs }, 'leadership lost: could not renew the lease in time');
@@ -372,12 +369,12 @@ interface LeaseObject {
 }
 
 function toLeaseObject(v: unknown): LeaseObject {
-  if (!isRecord(v) || !isRecord(v['metadata'])) throw new Error('unexpected Lease response: no metadata');
+  if (!isRecord(v) || !isRecord(v.metadata)) throw new Error('unexpected Lease response: no metadata');
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
-    metadata: v['metadata'],
-    spec: isRecord(v['spec']) ? v['spec'] : {},
+    metadata: v.metadata,
+    spec: isRecord(v.spec) ? v.spec : {},
   };
 }
 
@@ -400,8 +397,8 @@ function specOf(r: LeaseRecord): Record<string, unknown> {
     leaseDurationSeconds: r.leaseDurationSeconds,
     leaseTransitions: r.leaseTransitions,
   };
-  if (r.acquireTime) spec['acquireTime'] = r.acquireTime;
-  if (r.renewTime) spec['renewTime'] = r.renewTime;
+  if (r.acquireTime) spec.acquireTime = r.acquireTime;
+  if (r.renewTime) spec.renewTime = r.renewTime;
   return spec;
 }
 

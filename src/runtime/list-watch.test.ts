@@ -92,7 +92,7 @@ describe('kubeListWatch', () => {
     let stream: ServerResponse | undefined;
     api = await startFakeApiServer((_req, _url, _body, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.write(JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'a', resourceVersion: '12' } } }) + '\n');
+      res.write(`${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'a', resourceVersion: '12' } } })}\n`);
       stream = res;
     });
     const events: string[] = [];
@@ -107,7 +107,7 @@ describe('kubeListWatch', () => {
       },
     );
     await until(() => events.length === 1 && connected);
-    stream?.write(JSON.stringify({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '13' } } }) + '\n');
+    stream?.write(`${JSON.stringify({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '13' } } })}\n`);
     await until(() => events.length === 2);
     stream?.end();
     await until(() => closed !== 'not closed');
@@ -162,8 +162,8 @@ describe('kubeListWatch', () => {
       watchRVs.push(url.searchParams.get('resourceVersion') ?? '');
       res.writeHead(200, { 'Content-Type': 'application/json' });
       if (watchRVs.length === 1) {
-        res.write(JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'b', namespace: 'n', resourceVersion: '21' } } }) + '\n');
-        res.write(JSON.stringify({ type: 'DELETED', object: { metadata: { name: 'a', namespace: 'n', resourceVersion: '22' } } }) + '\n');
+        res.write(`${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'b', namespace: 'n', resourceVersion: '21' } } })}\n`);
+        res.write(`${JSON.stringify({ type: 'DELETED', object: { metadata: { name: 'a', namespace: 'n', resourceVersion: '22' } } })}\n`);
         setTimeout(() => res.end(), 20);
       }
     });

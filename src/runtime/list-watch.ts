@@ -44,22 +44,22 @@ export function kubeListWatch(kc: KubeConfig, resource: ResourceRef, opts: KubeL
         },
         signal: o.signal,
       });
-      if (!isRecord(body) || !Array.isArray(body['items']) || !isRecord(body['metadata'])) {
+      if (!isRecord(body) || !Array.isArray(body.items) || !isRecord(body.metadata)) {
         throw new Error(`GET ${path}: the response is not a list`);
       }
-      if (!kind && typeof body['kind'] === 'string') kind = body['kind'].replace(/List$/, '');
-      for (const item of body['items']) {
+      if (!kind && typeof body.kind === 'string') kind = body.kind.replace(/List$/, '');
+      for (const item of body.items) {
         // List items come without apiVersion/kind; watch events carry them.
         // Fill them in so cached objects look the same either way.
         if (isRecord(item)) {
-          item['apiVersion'] ??= itemApiVersion;
-          if (kind) item['kind'] ??= kind;
+          item.apiVersion ??= itemApiVersion;
+          if (kind) item.kind ??= kind;
         }
         items.push(item);
       }
-      const meta = body['metadata'];
-      if (!resourceVersion && typeof meta['resourceVersion'] === 'string') resourceVersion = meta['resourceVersion'];
-      cont = typeof meta['continue'] === 'string' && meta['continue'] ? meta['continue'] : undefined;
+      const meta = body.metadata;
+      if (!resourceVersion && typeof meta.resourceVersion === 'string') resourceVersion = meta.resourceVersion;
+      cont = typeof meta.continue === 'string' && meta.continue ? meta.continue : undefined;
     } while (cont);
     return { items, resourceVersion };
   }

@@ -19,7 +19,7 @@ describe('createLogger', () => {
     const log = createLogger({ level: 'info', destination: stream, base: { name: 'op' } });
     log.info({ controller: 'backendapp' }, 'hello');
     expect(lines[0]).toMatchObject({ level: 'info', msg: 'hello', name: 'op', controller: 'backendapp' });
-    expect(String(lines[0]?.['time'])).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(String(lines[0]?.time)).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
   it('honours the level', () => {
@@ -28,7 +28,7 @@ describe('createLogger', () => {
     log.info('dropped');
     log.debug('dropped');
     log.warn('kept');
-    expect(lines.map((l) => l['msg'])).toEqual(['kept']);
+    expect(lines.map((l) => l.msg)).toEqual(['kept']);
   });
 
   it('redacts secret values at the top level, one level down, and in child bindings', () => {
@@ -51,7 +51,7 @@ describe('createLogger', () => {
     for (const secret of ['p1', 'p2', 't1', 't2', 'c2VjcmV0', 'plain', 'Bearer abc', 'Bearer def']) {
       expect(text).not.toContain(secret);
     }
-    expect(lines[0]?.['password']).toBe('[REDACTED]');
+    expect(lines[0]?.password).toBe('[REDACTED]');
   });
 
   it('validates level names', () => {

@@ -1,6 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Controller, type Reconciler, type Request } from './controller.js';
+import { Controller, type Reconciler, type Request, type Result } from './controller.js';
 import { Informer } from './informer.js';
 import { CacheSyncTimeoutError, LeaderElectionLostError, Manager, setupSignalHandler } from './manager.js';
 import { Metrics } from './metrics.js';
@@ -32,6 +32,7 @@ function harness(
     reconcile: async (req, ctx) => {
       calls.push(req);
       signals.push(ctx.signal);
+      return {};
     },
   };
   const mgr = new Manager({
@@ -85,10 +86,10 @@ describe('Manager', () => {
     const h = harness({
       reconciler: {
         reconcile: () =>
-          new Promise<void>((r) => {
+          new Promise<Result>((r) => {
             finish = () => {
               order.push('reconcile done');
-              r();
+              r({});
             };
           }),
       },
@@ -198,7 +199,7 @@ describe('Manager', () => {
           calls.push(req.name);
           signals.push(ctx.signal);
           // A reconcile waiting on the API server ends when its requests are aborted.
-          return hang ? new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))) : Promise.resolve();
+          return hang ? new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))) : Promise.resolve({});
         },
       },
     });
@@ -301,7 +302,7 @@ describe('Manager probes (real timers and sockets)', () => {
       healthProbeBindAddress: '127.0.0.1:0',
       readinessWatchGraceMs: 100,
     });
-    mgr.addController(new Controller({ name: 'backendapp', metrics, reconciler: { reconcile: async () => {} } }).watchFor(informer));
+    mgr.addController(new Controller({ name: 'backendapp', metrics, reconciler: { reconcile: async () => ({}) } }).watchFor(informer));
     const run = mgr.start();
     const deadline = Date.now() + 3000;
     while (!mgr.urls().health && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));

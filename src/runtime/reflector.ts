@@ -219,7 +219,7 @@ export class Reflector<T extends KubernetesObject> {
           if (finished) return;
           if (type === 'ERROR') {
             const code = statusCodeOf(object);
-            const msg = isRecord(object) && typeof object['message'] === 'string' ? object['message'] : 'unknown';
+            const msg = isRecord(object) && typeof object.message === 'string' ? object.message : 'unknown';
             // 410: our resourceVersion is too old to resume from; anything
             // else: we cannot tell what we missed. Either way, relist.
             finish(code === 410 ? 'gone' : 'error', true, new Error(`watch ERROR event ${code ?? ''}: ${msg}`));
@@ -229,8 +229,8 @@ export class Reflector<T extends KubernetesObject> {
           armWatchdog();
           if (type === 'BOOKMARK') {
             events++;
-            if (isRecord(object) && isRecord(object['metadata'])) {
-              const rv = object['metadata']['resourceVersion'];
+            if (isRecord(object) && isRecord(object.metadata)) {
+              const rv = object.metadata.resourceVersion;
               if (typeof rv === 'string' && rv) this.lastRV = rv;
             }
             return;

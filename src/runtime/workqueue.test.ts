@@ -297,7 +297,7 @@ describe('BucketRateLimiter', () => {
 
 describe('MaxOfRateLimiter', () => {
   it('takes the longest delay and forgets in all limiters', () => {
-    let now = 0;
+    const now = 0;
     const item = new ItemExponentialFailureRateLimiter(5, 1000);
     const rl = new MaxOfRateLimiter(item, new BucketRateLimiter(1, 1, () => now));
     expect(rl.when('a')).toBe(5);

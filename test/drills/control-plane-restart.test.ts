@@ -15,7 +15,6 @@ import {
   get,
   httpStatus,
   inParallel,
-  isReady,
   localCluster,
   mergePatch,
   metric,
@@ -46,7 +45,7 @@ beforeAll(async () => {
 
 function app(i: number, tag = '1.0.0'): Manifest {
   const spec: Record<string, unknown> = { image: `ghcr.io/acme/backend:${tag}`, api: { port: 8000, replicas: 1 } };
-  if (i === 0) spec['databases'] = { redis: { version: '7' } };
+  if (i === 0) spec.databases = { redis: { version: '7' } };
   return { apiVersion: 'backendapp.io/v1alpha1', kind: 'BackendApp', metadata: { name: `app-${i}`, namespace: ns.name }, spec };
 }
 

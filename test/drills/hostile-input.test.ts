@@ -113,6 +113,7 @@ const HUGE = 'x'.repeat(40_000);
 const hostileString = fc.oneof(
   fc.constantFrom(
     '', ' ', HUGE, '💥🔥', 'ру́сский', 'مرحبا', '\u202egnp.evil', 'tab\there', 'new\nline', 'nul\u0000byte', 'nbsp\u00a0', '\ufffd\u{1f4a9}\u{e0001}',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion, as hostile input
     '../../etc/passwd', '$(rm -rf /)', '"; DROP TABLE apps; --', '{{ .Values }}', '${HOME}', '*', 'A'.repeat(64), 'a'.repeat(254),
     // quantities and sizes
     '1.5.5Gi', '-1', '-500m', '1e1000', '0x10', '10GiB', '1,5Gi', 'NaN', 'Infinity', '0', '0.0000000001', '99999999999999999999999999Ei',
@@ -141,7 +142,7 @@ const hostileValue: fc.Arbitrary<Json> = fc.oneof(
 /** Every node of a JSON value (leaves and inner nodes), with its parent and key; the root has none. */
 function nodesOf(v: Json, parent?: Record<string, Json> | Json[], key?: string | number): { value: Json; parent?: Record<string, Json> | Json[]; key?: string | number }[] {
   const out: { value: Json; parent?: Record<string, Json> | Json[]; key?: string | number }[] = [{ value: v, ...(parent ? { parent, key } : {}) }];
-  if (Array.isArray(v)) v.forEach((x, i) => out.push(...nodesOf(x, v, i)));
+  if (Array.isArray(v)) for (const [i, x] of v.entries()) out.push(...nodesOf(x, v, i));
   else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(...nodesOf(x, v, k));
   return out;
 }
@@ -152,12 +153,22 @@ type Mutation =
   | { kind: 'unknown'; pathIndex: number; key: string; value: Json }
   | { kind: 'conflict'; which: number };
 
+/** A spec edited blindly: the conflicts below reach into it by any path. */
+// biome-ignore lint/suspicious/noExplicitAny: hostile edits of an untyped spec
+type LooseSpec = Record<string, any>;
+
 /** Cross-field rules broken on purpose: each must be refused by the API server, or reported. */
-const CONFLICTS: ((s: Record<string, any>) => void)[] = [
+const CONFLICTS: ((s: LooseSpec) => void)[] = [
   (s) => (s.api.autoscaling = { minReplicas: 5, maxReplicas: 2, targetCPUUtilizationPercentage: 50 }),
   (s) => (s.api.resources = { requests: { cpu: '2', memory: '1Gi' }, limits: { cpu: '1', memory: '512Mi' } }),
-  (s) => (s.api.autoscaling = { maxReplicas: 3 }) && delete s.api.resources,
-  (s) => (s.api.autoscaling = { maxReplicas: 3, targetMemoryUtilizationPercentage: 70 }) && (s.api.resources = { requests: { cpu: '100m' } }),
+  (s) => {
+    s.api.autoscaling = { maxReplicas: 3 };
+    delete s.api.resources;
+  },
+  (s) => {
+    s.api.autoscaling = { maxReplicas: 3, targetMemoryUtilizationPercentage: 70 };
+    s.api.resources = { requests: { cpu: '100m' } };
+  },
   (s) => (s.api.health = { ...s.api.health, timeoutSeconds: 60, intervalSeconds: 10 }),
   (s) => {
     delete s.worker;
@@ -193,7 +204,7 @@ function mutate(m: Manifest, ms: Mutation[]): Manifest {
   for (const mu of ms) {
     if (mu.kind === 'conflict') {
       try {
-        (CONFLICTS[mu.which % CONFLICTS.length] as (s: Record<string, any>) => void)(out.spec as Record<string, any>);
+        (CONFLICTS[mu.which % CONFLICTS.length] as (s: LooseSpec) => void)(out.spec as LooseSpec);
       } catch {
         // an earlier mutation removed what this conflict edits
       }

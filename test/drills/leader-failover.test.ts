@@ -44,13 +44,13 @@ beforeAll(async () => {
 
 function app(i: number): Manifest {
   const spec: Record<string, unknown> = { image: 'ghcr.io/acme/backend:1.0.0', api: { port: 8000, replicas: 1 }, env: [{ name: 'REVISION', value: '0' }] };
-  if (i % 5 === 0) spec['databases'] = { redis: { version: '7' } };
+  if (i % 5 === 0) spec.databases = { redis: { version: '7' } };
   return { apiVersion: 'backendapp.io/v1alpha1', kind: 'BackendApp', metadata: { name: `app-${i}`, namespace: ns.name }, spec };
 }
 
 async function holder(): Promise<string> {
   const lease = await get({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' }, ns.name, LEASE);
-  return (lease?.spec?.['holderIdentity'] as string | undefined) ?? '';
+  return (lease?.spec?.holderIdentity as string | undefined) ?? '';
 }
 
 describe('drill 2: leader failover under change', () => {

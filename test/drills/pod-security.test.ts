@@ -45,8 +45,8 @@ describe('drill 7: Pod Security restricted', () => {
     const replicaSets = await list(REPLICASETS, ns.name);
     const refused = replicaSets.filter((rs) => (rs.status?.conditions ?? []).some((c: { type: string }) => c.type === 'ReplicaFailure'));
     expect(refused.map((rs) => rs.metadata.name)).toEqual([]);
-    const failedCreate = (await list(EVENTS, ns.name)).filter((e) => e['reason'] === 'FailedCreate');
-    expect(failedCreate.map((e) => e['message'])).toEqual([]);
+    const failedCreate = (await list(EVENTS, ns.name)).filter((e) => e.reason === 'FailedCreate');
+    expect(failedCreate.map((e) => e.message)).toEqual([]);
     const pods = await list(PODS, ns.name);
     const wanted = workloads.reduce((n, w) => n + (w.spec?.replicas ?? 0), 0);
     expect(pods.filter((p) => p.status?.phase === 'Running').length).toBe(wanted);

@@ -81,8 +81,8 @@ describe('drill 6: secrets stay secret', () => {
 
     // Everything the operator said or wrote where people read.
     const lines = operators.flatMap((o) => o.lines);
-    const events = (await list(EVENTS, ns.name)).map((e) => `${e['reason']} ${e['message']}`);
-    const eventsV1 = (await list({ group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event' }, ns.name)).map((e) => `${e['reason']} ${e['note']}`);
+    const events = (await list(EVENTS, ns.name)).map((e) => `${e.reason} ${e.message}`);
+    const eventsV1 = (await list({ group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event' }, ns.name)).map((e) => `${e.reason} ${e.note}`);
     const statuses = (await list(BACKENDAPPS, ns.name)).map((a) => JSON.stringify(a.status));
     const corpus = [...lines, ...events, ...eventsV1, ...statuses];
     const secretValues = [...values].filter(([k]) => SECRET_KEYS.has(k.split('/').pop()?.replace(' (after)', '') ?? '')).map(([, v]) => v);
@@ -103,7 +103,7 @@ describe('drill 6: secrets stay secret', () => {
     expect(redacted.length).toBe(4);
     for (const s of redacted) for (const v of Object.values(s.data ?? {})) expect(v).toBe('<redacted>');
     const shown = await render(['--show-secrets']);
-    const passwords = shown.map((s) => Buffer.from(s.data?.['password'] ?? '', 'base64').toString('utf8'));
+    const passwords = shown.map((s) => Buffer.from(s.data?.password ?? '', 'base64').toString('utf8'));
     expect(passwords.every((p) => /^[A-Za-z0-9_-]{32}$/.test(p))).toBe(true);
     console.log(
       `drill 6: ${lines.length} log lines at trace level from ${operators.length} operator processes, ${events.length + eventsV1.length} events, ${statuses.length} statuses searched for ${needles.length} secret strings (${secretValues.length} values, plain and base64): 0 hits; render: ${redacted.length} Secrets redacted, shown only with --show-secrets`,

@@ -44,9 +44,9 @@ afterEach(async (ctx) => {
  */
 function sample(): Manifest {
   const m = finwise(ns.name);
-  const databases = { ...(m.spec['databases'] as Record<string, unknown>) };
-  delete databases['mongodb'];
-  const env = [...((m.spec['env'] as unknown[]) ?? []), { name: 'APP_CREATE_SCHEMA', value: '1' }];
+  const databases = { ...(m.spec.databases as Record<string, unknown>) };
+  delete databases.mongodb;
+  const env = [...((m.spec.env as unknown[]) ?? []), { name: 'APP_CREATE_SCHEMA', value: '1' }];
   return { ...m, spec: { ...m.spec, env, databases } };
 }
 
@@ -133,18 +133,18 @@ describe('the sample on the real node', () => {
   it('finds the same rows with the same password after the app is deleted under Retain and created again', async () => {
     const value = `before-delete-${Date.now()}`;
     await writeThroughWorker(value);
-    const password = (await secretData(ns.name, 'finwise-postgres-credentials'))?.['password'];
+    const password = (await secretData(ns.name, 'finwise-postgres-credentials'))?.password;
     expect(password).toBeTruthy();
     await kubectlOk(['delete', 'bapp', 'finwise', '-n', ns.name, '--wait=true'], { timeoutMs: 180_000 });
     // The new StatefulSet's pod takes the old one's name (and volume): wait for it to go.
     // Workers may take their grace period, stuck in shutdown once Redis is gone.
     await waitFor('the old PostgreSQL pod to be gone', async () => !(await getJSON(ns.name, 'pod/finwise-postgres-0')), 180_000, 1_000);
-    expect((await secretData(ns.name, 'finwise-postgres-credentials'))?.['password']).toBe(password);
+    expect((await secretData(ns.name, 'finwise-postgres-credentials'))?.password).toBe(password);
     const started = Date.now();
     await apply(sample());
     await waitReady(ns.name, 'finwise', 420_000);
     note('recreate → Ready (s)', ((Date.now() - started) / 1000).toFixed(1));
-    expect((await secretData(ns.name, 'finwise-postgres-credentials'))?.['password']).toBe(password);
+    expect((await secretData(ns.name, 'finwise-postgres-credentials'))?.password).toBe(password);
     expect(await rows(value)).toHaveLength(1);
   });
 });
@@ -152,7 +152,7 @@ describe('the sample on the real node', () => {
 describe('status says why pods do not run', () => {
   /** An api-only app on the test image, its command replaced. */
   function apiOnly(name: string, api: Record<string, unknown>, spec: Record<string, unknown> = {}): Manifest {
-    const image = sample().spec['image'];
+    const image = sample().spec.image;
     return { apiVersion: 'backendapp.io/v1alpha1', kind: 'BackendApp', metadata: { name, namespace: ns.name }, spec: { image, api: { port: 8000, replicas: 1, ...api }, ...spec } };
   }
 
@@ -162,7 +162,7 @@ describe('status says why pods do not run', () => {
       async () => {
         const app = await getJSON<AppObject & { status?: { components?: Record<string, { message?: string }> } }>(ns.name, `bapp/${name}`);
         const ready = condition(app, 'Ready');
-        if (ready?.status === 'False' && pattern.test(ready.message) && pattern.test(app?.status?.components?.['api']?.message ?? '')) return ready.message;
+        if (ready?.status === 'False' && pattern.test(ready.message) && pattern.test(app?.status?.components?.api?.message ?? '')) return ready.message;
         throw new Error(JSON.stringify(app?.status));
       },
       timeoutMs,

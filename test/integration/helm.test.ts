@@ -124,7 +124,7 @@ describe('helm install, upgrade, uninstall', () => {
     const c = after.spec!.template.spec!.containers[0]!;
     expect(c.args).toContain('--log-level=debug');
     expect(c.args).not.toContain('--log-level=info');
-    expect(c.resources?.requests?.['cpu']).toBe('200m');
+    expect(c.resources?.requests?.cpu).toBe('200m');
 
     // A new ReplicaSet runs every pod; the old one is scaled to zero.
     const sets = await replicaSets();

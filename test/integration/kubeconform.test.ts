@@ -58,7 +58,7 @@ describe('kubeconform with the CRD converted the standard way', () => {
   // Why the CRD declares nothing under metadata: with metadata.name declared, the
   // same conversion closes metadata and refuses namespace and labels.
   it('would refuse every namespaced, labelled app if the CRD declared metadata.name', async () => {
-    const declared = { ...schema, properties: { ...(schema['properties'] as Schema), metadata: { type: 'object', properties: { name: { type: 'string' } } } } };
+    const declared = { ...schema, properties: { ...(schema.properties as Schema), metadata: { type: 'object', properties: { name: { type: 'string' } } } } };
     const res = await kubeconform(declared, withNamespaceAndLabels);
     expect(res.code).not.toBe(0);
     expect(res.stdout).toMatch(/metadata/);

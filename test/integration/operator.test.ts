@@ -168,7 +168,7 @@ describe('credentials', () => {
     await apply(smallApp(ns.name, 'restart'));
     await waitReady(ns.name, 'restart');
     const before = await secretData(ns.name, 'restart-postgres-credentials');
-    expect(before?.['password']).toBeTruthy();
+    expect(before?.password).toBeTruthy();
     expect(await operator.stop()).toBe(0);
     operator = await startOperator(operatorOptions());
     // A spec change forces a full render and apply after the restart.

@@ -270,7 +270,7 @@ describe('what it asked the API server for (audit log)', () => {
       ...documentedRules(readFileSync(path.join(root, RULES_SOURCE), 'utf8'), parseRules(readFileSync(path.join(root, RULES_SOURCE), 'utf8')), RULES_SOURCE),
       ...documentedRules(
         readFileSync(path.join(CHART, 'templates/leader-election-rbac.yaml'), 'utf8'),
-        id.objects.find((o) => o.kind === 'Role')!['rules'] as V1PolicyRule[],
+        id.objects.find((o) => o.kind === 'Role')!.rules as V1PolicyRule[],
         'charts/backendapp-operator/templates/leader-election-rbac.yaml',
       ),
     ];

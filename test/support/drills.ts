@@ -34,13 +34,16 @@ export function kubeConfig(): KubeConfig {
   return kc;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: drills read many kinds of object, each as the API server returns it
+type Loose = any;
+
 /** An object as the API server returns it, loosely typed: drills read many kinds. */
 export type Obj = KubernetesObject & {
   metadata: NonNullable<KubernetesObject['metadata']> & { name: string };
-  spec?: Record<string, any>;
-  status?: Record<string, any>;
+  spec?: Record<string, Loose>;
+  status?: Record<string, Loose>;
   data?: Record<string, string>;
-  [field: string]: any;
+  [field: string]: Loose;
 };
 
 export async function list(ref: ResourceRef, namespace?: string, labelSelector?: string): Promise<Obj[]> {

@@ -14,13 +14,13 @@ export function crdToJSONSchema(openAPIV3Schema: Schema, opts: { denyRootAdditio
 
 function convert(node: Schema, skipThis: boolean): Schema {
   if (node['x-kubernetes-int-or-string'] === true) {
-    delete node['type'];
-    node['oneOf'] = [{ type: 'string' }, { type: 'integer' }];
+    delete node.type;
+    node.oneOf = [{ type: 'string' }, { type: 'integer' }];
   }
-  if (node['nullable'] === true && typeof node['type'] === 'string') node['type'] = [node['type'], 'null'];
-  const properties = node['properties'] as Record<string, Schema> | undefined;
-  if (properties && !skipThis && node['additionalProperties'] === undefined && node['x-kubernetes-preserve-unknown-fields'] !== true) {
-    node['additionalProperties'] = false;
+  if (node.nullable === true && typeof node.type === 'string') node.type = [node.type, 'null'];
+  const properties = node.properties as Record<string, Schema> | undefined;
+  if (properties && !skipThis && node.additionalProperties === undefined && node['x-kubernetes-preserve-unknown-fields'] !== true) {
+    node.additionalProperties = false;
   }
   for (const [k, v] of Object.entries(node)) {
     if (k === 'properties' && v && typeof v === 'object') {

@@ -150,7 +150,7 @@ const envVar = fc.record({ name: fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,15}$/), v
 const spec: fc.Arbitrary<BackendAppSpecInput> = fc
   .record(
     {
-      image: fc.constantFrom('ghcr.io/acme/backend:1.0.0', 'registry.local:5000/app@sha256:' + 'a'.repeat(64), 'app'),
+      image: fc.constantFrom('ghcr.io/acme/backend:1.0.0', `registry.local:5000/app@sha256:${'a'.repeat(64)}`, 'app'),
       env: fc.uniqueArray(envVar, { selector: (e) => e.name, maxLength: 5 }),
       api,
       worker,

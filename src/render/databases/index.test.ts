@@ -20,6 +20,7 @@ describe('database StatefulSets', () => {
   it('check readiness with each database\'s own client', () => {
     expect(container('postgres').readinessProbe?.exec?.command).toEqual(['pg_isready', '-U', 'app', '-d', 'app', '-h', '127.0.0.1', '-p', '5432']);
     expect(container('redis').readinessProbe?.exec?.command?.join(' ')).toContain('redis-cli -p 6379 ping');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's own ${VAR:-default}, inside the probe's command
     expect(container('mongodb').readinessProbe?.exec?.command?.join(' ')).toContain("mongosh --host \"${HOSTNAME:-$(hostname)}\" --port 27017");
   });
 
