@@ -49,7 +49,9 @@ dated copy, and a table.
   --rounds N            repeat floor and converge N times, alternating; medians reported (default 1)
   --operator-build B    compiled (default: tsc into the work dir, as in the image) or source
                         (bin/backendapp-operator.js as checked out: dist/ if built, else tsx)
-  --operator-entry FILE run this bin/backendapp-operator.js instead (e.g. a build of another commit, for A/B runs)
+  --operator-entry FILE run this bin/backendapp-operator.js instead (e.g. a build of another commit)
+  --baseline-entry FILE A/B: also run converge and idle with this bin/backendapp-operator.js (a build of
+                        another commit), alternating with the operator under test in every round
   --operator-env LIST   extra environment for the operator, NAME=VALUE[,NAME=VALUE]
   --cpu-prof            write the operator's V8 CPU profiles to bench/results/tmp/<run>/profiles
   --settle-seconds N    memory: idle time after converging before measuring (default 30)
@@ -79,6 +81,7 @@ function parseOptions(argv: string[]): Options {
       'settle-seconds': { type: 'string', default: '30' },
       'operator-build': { type: 'string', default: 'compiled' },
       'operator-entry': { type: 'string' },
+      'baseline-entry': { type: 'string' },
       'operator-env': { type: 'string', default: '' },
       'operator-kubeconfig': { type: 'string' },
       note: { type: 'string', default: '' },
@@ -128,6 +131,7 @@ function parseOptions(argv: string[]): Options {
     ),
     build: values['operator-build'] as OperatorBuild,
     ...(values['operator-entry'] ? { entry: path.resolve(values['operator-entry']) } : {}),
+    ...(values['baseline-entry'] ? { baselineEntry: path.resolve(values['baseline-entry']) } : {}),
     note: values.note,
   };
 }
@@ -257,6 +261,10 @@ async function main(): Promise<number> {
 
   const floors: FloorResult[] = [];
   const converges: ConvergeResult[] = [];
+  // A/B: the baseline build runs in the same rounds, first in every other one, so
+  // drift of the machine over the run falls on both alike.
+  const baseCtx: Ctx | undefined = opts.baselineEntry ? { ...ctx, entry: opts.baselineEntry } : undefined;
+  const baseConverges: ConvergeResult[] = [];
   for (let r = 0; r < opts.rounds; r++) {
     const sfx = opts.rounds > 1 ? ` (round ${r + 1})` : '';
     if (want('floor')) {
@@ -264,13 +272,18 @@ async function main(): Promise<number> {
       if (f) floors.push(f);
     }
     if (want('converge')) {
-      const c = await attempt(`converge${sfx}`, () => converge(ctx, r));
-      if (c) converges.push(c);
+      const runs: [string, Ctx, ConvergeResult[]][] = [[`converge${sfx}`, ctx, converges]];
+      if (baseCtx) runs[r % 2 ? 'unshift' : 'push']([`baseline converge${sfx}`, baseCtx, baseConverges]);
+      for (const [name, c, into] of runs) {
+        const res = await attempt(name, () => converge(c, r));
+        if (res) into.push(res);
+      }
     }
   }
   const singleRes: SingleResult | undefined = want('single') ? await attempt('single', () => single(ctx)) : undefined;
   const peersRes: PeersResult | undefined = want('peers') ? await attempt('peers', () => peers(ctx)) : undefined;
   const idleRes: IdleResult | undefined = want('idle') ? await attempt('idle', () => idle(ctx)) : undefined;
+  const baseIdle: IdleResult | undefined = want('idle') && baseCtx ? await attempt('baseline idle', () => idle(baseCtx)) : undefined;
   const memoryRes: MemoryResult | undefined = want('memory') ? await attempt('memory', () => memory(ctx)) : undefined;
   if (interrupted) return 130;
 
@@ -320,6 +333,8 @@ async function main(): Promise<number> {
     rss_idle_kb_per_app: memoryRes?.rss_kb_per_app ?? null,
     heap_kb_per_app: memoryRes?.heap_kb_per_app ?? null,
     cpu_ms_per_app: memoryRes?.cpu_ms_per_app ?? null,
+    baseline: baseCtx ? abSide(opts.baselineEntry, baseConverges, floorS, baseIdle) : null,
+    operator: baseCtx ? abSide(entry, converges, floorS, idleRes) : null,
     targets: [] as Target[],
     workload: {
       profile: opts.profile,
@@ -338,7 +353,7 @@ async function main(): Promise<number> {
       integration_test_namespaces_seen: sharedSeen.size,
       note: opts.note,
     },
-    scenarios: { floor: floors, converge: converges, single: singleRes ?? null, peers: peersRes ?? null, idle: idleRes ?? null, memory: memoryRes ?? null },
+    scenarios: { floor: floors, converge: converges, baseline_converge: baseCtx ? baseConverges : null, baseline_idle: baseIdle ?? null, single: singleRes ?? null, peers: peersRes ?? null, idle: idleRes ?? null, memory: memoryRes ?? null },
     durations_s: durations,
     errors,
   };
@@ -357,7 +372,26 @@ async function main(): Promise<number> {
   return Object.keys(errors).length ? 1 : 0;
 }
 
+/** One side of an A/B run: medians over its rounds. */
+function abSide(entry: string | undefined, converges: ConvergeResult[], floorS: number | null, idleRes: IdleResult | undefined) {
+  const convergeS = median(converges.map((c) => c.converge_s));
+  return {
+    entry,
+    converge_s: convergeS,
+    converge_ratio: floorS && convergeS !== null ? r2(convergeS / floorS) : null,
+    requests_per_app: median(converges.map((c) => c.operator_requests_per_app)),
+    reconciles_per_app: median(converges.map((c) => c.reconciles_per_app)),
+    operator_cpu_s: median(converges.map((c) => c.operator_cpu_s)),
+    rss_mb_after: median(converges.map((c) => c.rss_mb_after)),
+    idle_requests: idleRes?.atN.requests ?? null,
+    idle_mutating_requests: idleRes?.atN.mutating ?? null,
+  };
+}
+type AbSide = ReturnType<typeof abSide>;
+
 type Results = {
+  baseline: AbSide | null;
+  operator: AbSide | null;
   apps: number;
   floor_s: number | null;
   converge_s: number | null;
@@ -430,6 +464,13 @@ function table(r: Results): string {
     ['CPU seconds by apps (cumulative)', byN(r.cpu_s)],
     ['growth per app: RSS / idle RSS / heap (KB)', `${fmt(r.rss_kb_per_app)} / ${fmt(r.rss_idle_kb_per_app)} / ${fmt(r.heap_kb_per_app)}`],
   ];
+  if (r.baseline && r.operator) {
+    const side = (x: AbSide) =>
+      `converge ${fmt(x.converge_s)} s (${fmt(x.converge_ratio, 'x')} floor), ${fmt(x.requests_per_app)} requests and ${fmt(x.reconciles_per_app)} reconciles per app, ` +
+      `CPU ${fmt(x.operator_cpu_s)} s, RSS after ${fmt(x.rss_mb_after)} MB, idle requests ${fmt(x.idle_requests)} (mutating ${fmt(x.idle_mutating_requests)})`;
+    rows.push(['A/B: operator under test', side(r.operator)], ['A/B: baseline', side(r.baseline)]);
+    if (r.operator.converge_s !== null && r.baseline.converge_s) rows.push(['A/B: converge, test / baseline', fmt(r2(r.operator.converge_s / r.baseline.converge_s), 'x')]);
+  }
   const w = Math.max(...rows.map(([k]) => k.length));
   let out = `\nbackendapp-operator benchmark, ${r.date}${r.conditions.shared_with_integration_tests ? ' (API server shared with integration tests)' : ''}\n`;
   out += `load average at start ${r.machine.loadavg_start.join(' ')}, at end ${r.machine.loadavg_end.join(' ')}${r.conditions.note ? `; ${r.conditions.note}` : ''}\n\n`;

@@ -34,6 +34,8 @@ export interface Options {
   build: OperatorBuild;
   /** A bin/backendapp-operator.js to run instead of building one. */
   entry?: string;
+  /** A second bin/backendapp-operator.js measured beside the first in converge and idle (A/B). */
+  baselineEntry?: string;
   note: string;
 }
 
