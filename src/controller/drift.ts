@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { isQuantity, parseQuantity } from '../api/v1alpha1.js';
+import { isRecord } from '../runtime/client.js';
 
 /**
  * Annotation holding a hash of what the operator last applied. It catches the one
@@ -43,8 +44,8 @@ export function isSubset(want: unknown, have: unknown): boolean {
   if (Array.isArray(want)) {
     return Array.isArray(have) && want.length === have.length && want.every((w, i) => isSubset(w, have[i]));
   }
-  if (isPlainObject(want)) {
-    if (!isPlainObject(have)) return false;
+  if (isRecord(want)) {
+    if (!isRecord(have)) return false;
     for (const [key, value] of Object.entries(want)) {
       if (value === undefined) continue;
       if (!isSubset(value, have[key])) return false;
@@ -82,7 +83,7 @@ export function divergentLists(desired: unknown, live: unknown, onlyLength = fal
     if (!onlyLength && !isSubset(desired, live)) return [{ path, value: desired }];
     return desired.flatMap((d, i) => divergentLists(d, live[i], onlyLength, `${path}/${i}`));
   }
-  if (isPlainObject(desired) && isPlainObject(live)) {
+  if (isRecord(desired) && isRecord(live)) {
     return Object.entries(desired).flatMap(([k, v]) =>
       v === undefined ? [] : divergentLists(v, live[k], onlyLength, `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`),
     );
@@ -90,13 +91,9 @@ export function divergentLists(desired: unknown, live: unknown, onlyLength = fal
   return [];
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** JSON with object keys sorted, so equal objects hash equally whatever their key order. */
 export function canonicalJSON(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    isPlainObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
+    isRecord(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
   );
 }

@@ -30,7 +30,8 @@ export function createEventRecorder(kc: KubeConfig, opts: { controller: string; 
   const series = new Map<string, Series>();
 
   async function send(regarding: KubernetesObject, type: EventType, reason: string, note: string, action: string): Promise<void> {
-    const ns = regarding.metadata?.namespace ?? 'default';
+    // Events about cluster-scoped objects go to "default", as client-go's recorder puts them.
+    const ns = regarding.metadata?.namespace || 'default';
     const key = `${regarding.metadata?.uid}/${type}/${reason}/${note}`;
     const now = Date.now();
     const seen = series.get(key);
