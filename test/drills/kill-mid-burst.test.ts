@@ -21,7 +21,6 @@ import {
   objKey,
   releaseApps,
   waitAllReady,
-  type Obj,
 } from '../support/drills.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 
@@ -85,6 +84,19 @@ const REDIS = [
   'Secret/{app}-redis-credentials',
   'NetworkPolicy/{app}-redis',
 ];
+/**
+ * Credentials Secrets whose database keeps deletionPolicy Retain (the default):
+ * they must outlive the app, so they carry no owner. From the drill's own specs.
+ */
+const RETAINED = new Set(
+  Array.from({ length: APPS }, (_, i) => {
+    const dbs = (app(i).spec as { databases?: Record<string, { deletionPolicy?: string }> }).databases ?? {};
+    return Object.entries(dbs)
+      .filter(([, db]) => (db.deletionPolicy ?? 'Retain') === 'Retain')
+      .map(([db]) => `Secret/${nameOf(i)}-${db}-credentials`);
+  }).flat(),
+);
+
 const EXPECTED_BY_SHAPE: Record<Shape, string[]> = {
   api: ['Deployment/{app}-api', 'Service/{app}-api'],
   redis: ['Deployment/{app}-api', 'Service/{app}-api', ...REDIS],
@@ -165,7 +177,7 @@ describe('drill 1: operator killed mid-burst', () => {
       const instance = o.metadata.labels?.[INSTANCE_LABEL] ?? '';
       if (!uidByName.has(instance)) problems.push(`${objKey(o)}: no app named ${instance}`);
       const refs = o.metadata.ownerReferences ?? [];
-      const retained = o.metadata.labels?.['backendapp.io/deletion-policy'] === 'Retain';
+      const retained = RETAINED.has(objKey(o));
       if (retained) {
         if (refs.length !== 0) problems.push(`${objKey(o)}: retained credentials with owners ${JSON.stringify(refs)}`);
         continue;

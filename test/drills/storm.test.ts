@@ -98,7 +98,7 @@ function app(i: number): Manifest {
     worker: { app: 'app.celery', replicas: 1 },
     beat: {},
   };
-  if (i % 2 === 0) spec['databases'] = { redis: { version: '7' } };
+  if (i % 2 === 0) spec.databases = { redis: { version: '7' } };
   if (i % 4 === 0) Object.assign(spec, { databases: { redis: { version: '7' }, postgres: { version: '16', storage: { size: '1Gi' } } }, flower: {} });
   return { apiVersion: 'backendapp.io/v1alpha1', kind: 'BackendApp', metadata: { name: `app-${i}`, namespace: ns.name }, spec };
 }
