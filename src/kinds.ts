@@ -9,14 +9,23 @@ export interface Kind extends ResourceRef {
   /** "apps/v1", "v1": as objects carry it. */
   apiVersion: string;
   namespaced: boolean;
+  /**
+   * Created once, never updated nor pruned (a Job: its pod template is immutable,
+   * and old ones are kept for their logs until the reconciler's history rule
+   * deletes them).
+   */
+  createOnly: boolean;
 }
 
-function kind(group: string, version: string, plural: string, name: string): Kind {
-  return { group, version, plural, kind: name, apiVersion: group ? `${group}/${version}` : version, namespaced: true };
+function kind(group: string, version: string, plural: string, name: string, opts: { createOnly?: boolean } = {}): Kind {
+  return { group, version, plural, kind: name, apiVersion: group ? `${group}/${version}` : version, namespaced: true, createOnly: opts.createOnly ?? false };
 }
 
 /** The input: listed, watched, finalized, status written. */
 export const BACKENDAPP = kind(GROUP, VERSION, PLURAL, KIND);
+
+/** The release's migration Jobs: created once, kept for their logs. */
+export const JOB = kind('batch', 'v1', 'jobs', 'Job', { createOnly: true });
 
 /**
  * What an app becomes: cached by the operator's label, watched for drift,
@@ -30,6 +39,7 @@ export const CHILD_KINDS: readonly Kind[] = [
   kind('', 'v1', 'services', 'Service'),
   kind('apps', 'v1', 'statefulsets', 'StatefulSet'),
   kind('apps', 'v1', 'deployments', 'Deployment'),
+  JOB,
   kind('autoscaling', 'v2', 'horizontalpodautoscalers', 'HorizontalPodAutoscaler'),
   kind('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget'),
 ];

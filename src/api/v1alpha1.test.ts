@@ -66,7 +66,7 @@ describe('validateBackendApp', () => {
     expect(formatFieldErrors(result.errors)).toBe(
       [
         '  spec.api.port: must be a port number between 1 and 65535 (got 0)',
-        '  spec.extra: unknown field; the fields allowed here are: image, imagePullPolicy, imagePullSecrets, env, envFrom, securityContext, api, worker, beat, flower, databases',
+        '  spec.extra: unknown field; the fields allowed here are: image, imagePullPolicy, imagePullSecrets, env, envFrom, securityContext, api, worker, beat, flower, databases, migrations',
         '  spec.image: must not be empty: give an image reference such as "ghcr.io/acme/backend:1.4.2" (got "")',
       ].join('\n'),
     );

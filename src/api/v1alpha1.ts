@@ -391,6 +391,18 @@ const BeatSchema = strict(
   },
 );
 
+const MigrationsSchema = strict({
+  command: z
+    .array(z.string().max(4096))
+    .min(1, { error: 'must not be empty: give the migration command, e.g. [alembic, upgrade, head]' })
+    .max(128)
+    .describe('Command that migrates the schema, run in the application image with the app\'s env and credentials, e.g. [alembic, upgrade, head].'),
+  args: command('Arguments to the command.').optional(),
+  timeoutSeconds: seconds('Seconds the migration may run before the release fails (the Job\'s activeDeadlineSeconds).', 600, 86400),
+  backoffLimit: intRange(0, 10, 'a whole number').default(0).describe('Retries of a failed migration before the release fails (the Job\'s backoffLimit).'),
+  resources: resources('CPU and memory for the migration pod.'),
+});
+
 export const DEFAULT_FLOWER_IMAGE = 'mher/flower:2.0';
 
 const FlowerSchema = strict(
@@ -573,6 +585,9 @@ const SpecBase = strict({
     'Flower, the Celery monitoring UI: a Deployment and Service named <app>-flower with basic auth. Needs spec.databases.redis. Present means on.',
   ),
   databases: DatabasesSchema.optional().describe('Databases run beside the app, each a StatefulSet. Present means on.'),
+  migrations: MigrationsSchema.optional().describe(
+    'Schema migrations run as a Job <app>-migrate-<revision> whenever the release (image, migration command and args, env, envFrom) changes, after the databases are ready and before api, worker and beat move to it. Present means on.',
+  ),
 });
 
 export const BackendAppSpecSchema = withRules(SpecBase, [
@@ -627,6 +642,21 @@ const ComponentStatusSchema = strict({
 const componentStatus = (name: string) => ComponentStatusSchema.optional().describe(`Pods of ${name}.`);
 
 export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded', 'Failed'] as const;
+export const MIGRATION_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;
+
+const ReleaseStatusSchema = strict({
+  revision: z.string().max(64).describe('Hash of what the release changes in the schema\'s eyes: the image, the migration command and args, env and envFrom.'),
+  image: z.string().max(1024).describe('Application image of the release.'),
+  migration: strict({
+    job: z.string().max(253).describe('The migration Job of this release.'),
+    phase: z.enum(MIGRATION_PHASES).describe('Pending (waiting for the databases or an earlier migration), Running, Succeeded or Failed.'),
+    startedAt: z.iso.datetime().optional().describe('When the Job started (RFC 3339).'),
+    finishedAt: z.iso.datetime().optional().describe('When the Job succeeded or failed (RFC 3339).'),
+    message: z.string().max(1024).optional().describe('Why the migration is waiting or failed: the failed pod\'s termination message or last log lines.'),
+  })
+    .optional()
+    .describe('The release\'s migration, with spec.migrations.'),
+});
 
 export const BackendAppStatusSchema = strict({
   observedGeneration: z.number().int().min(0).optional().describe('metadata.generation the operator last acted on.'),
@@ -659,6 +689,7 @@ export const BackendAppStatusSchema = strict({
   })
     .optional()
     .describe('Ready and desired pods per component that is on.'),
+  release: ReleaseStatusSchema.optional().describe('The release the spec asks for and, with spec.migrations, how its migration went.'),
 }).describe('Observed state, written by the operator.');
 
 // ---------------------------------------------------------------------------
@@ -718,6 +749,9 @@ export type ApiSpec = NonNullable<BackendAppSpec['api']>;
 export type WorkerSpec = NonNullable<BackendAppSpec['worker']>;
 export type BeatSpec = NonNullable<BackendAppSpec['beat']>;
 export type FlowerSpec = NonNullable<BackendAppSpec['flower']>;
+export type MigrationsSpec = NonNullable<BackendAppSpec['migrations']>;
+export type ReleaseStatus = NonNullable<BackendAppStatus['release']>;
+export type MigrationPhase = (typeof MIGRATION_PHASES)[number];
 export type Databases = NonNullable<BackendAppSpec['databases']>;
 export type PostgresSpec = NonNullable<Databases['postgres']>;
 export type RedisSpec = NonNullable<Databases['redis']>;

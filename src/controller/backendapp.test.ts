@@ -330,6 +330,155 @@ describe('BackendAppReconciler under hand edits', () => {
   });
 });
 
+describe('BackendAppReconciler with spec.migrations', () => {
+  const MIGRATING = { ...SPEC, worker: { app: 'app.celery' }, migrations: { command: ['alembic', 'upgrade', 'head'] } };
+  const jobWrites = (w: ReturnType<typeof world>) => w.writes.filter((x) => x.includes(' Job/'));
+  const workloadWrites = (w: ReturnType<typeof world>) => w.writes.filter((x) => /Deployment\/web-(api|worker)/.test(x));
+  const jobName = (w: ReturnType<typeof world>) => w.children.list('batch/v1/Job', NS)[0]?.metadata?.name ?? '';
+  const setStatus = (w: ReturnType<typeof world>, k: string, name: string, status: unknown) => {
+    const live = w.children.get(k, NS, name);
+    if (!live) throw new Error(`${k} ${name} not in the cache`);
+    w.put({ ...live, status } as KubernetesObject);
+  };
+  const databasesReady = (w: ReturnType<typeof world>) => setStatus(w, 'apps/v1/StatefulSet', 'web-postgres', { readyReplicas: 1, replicas: 1 });
+  const condition = (w: ReturnType<typeof world>, type: string) => w.status()?.conditions?.find((c) => c.type === type);
+
+  it('on first creation, migrates once the databases are ready, and creates api and worker only after the Job succeeded', async () => {
+    const w = world();
+    w.setApp(app(MIGRATING));
+    await w.reconcile();
+    expect(w.writes).toContain('apply StatefulSet/web-postgres');
+    expect(jobWrites(w)).toEqual([]);
+    expect(workloadWrites(w)).toEqual([]);
+    expect(w.status()?.release?.migration).toMatchObject({ phase: 'Pending', message: 'Waiting for StatefulSet web-postgres to be ready' });
+    expect(condition(w, 'Progressing')).toMatchObject({ status: 'True', reason: 'Migrating' });
+
+    databasesReady(w);
+    await w.reconcile();
+    expect(jobWrites(w)).toEqual([expect.stringMatching(/^create Job\/web-migrate-[0-9a-f]{10}$/)]);
+    expect(workloadWrites(w)).toEqual([]);
+    expect(w.status()?.release?.migration?.phase).toBe('Running');
+
+    // The Job's own events wake the app; nothing is written again while it runs.
+    w.writes.length = 0;
+    await w.reconcile();
+    expect(w.writes).toEqual([]);
+
+    setStatus(w, 'batch/v1/Job', jobName(w), { conditions: [{ type: 'Complete', status: 'True' }] });
+    await w.reconcile();
+    expect(workloadWrites(w)).toEqual(['apply Deployment/web-api', 'apply Deployment/web-worker']);
+    expect(jobWrites(w)).toEqual([]);
+    expect(w.status()?.release?.migration?.phase).toBe('Succeeded');
+    expect(condition(w, 'Progressing')?.reason).not.toBe('Migrating');
+  });
+
+  it('holds api and worker on their template while a new image migrates, and rolls them when it succeeds', async () => {
+    const w = world();
+    w.setApp(app(MIGRATING));
+    await w.reconcile();
+    databasesReady(w);
+    await w.reconcile();
+    setStatus(w, 'batch/v1/Job', jobName(w), { conditions: [{ type: 'Complete', status: 'True' }] });
+    await w.reconcile();
+    const firstJob = jobName(w);
+
+    w.writes.length = 0;
+    w.setApp(app({ ...MIGRATING, image: 'ghcr.io/acme/backend:2.0.0' }, { generation: 2 }));
+    await w.reconcile();
+    const second = w.children.list('batch/v1/Job', NS).find((j) => j.metadata?.name !== firstJob);
+    expect(jobWrites(w)).toEqual([`create Job/${second?.metadata?.name}`]);
+    expect(workloadWrites(w)).toEqual([]);
+    const image = (d?: KubernetesObject) => (d as { spec?: { template?: { spec?: { containers?: { image?: string }[] } } } })?.spec?.template?.spec?.containers?.[0]?.image;
+    expect(image(w.children.get('apps/v1/Deployment', NS, 'web-api'))).toBe('ghcr.io/acme/backend:1.0.0');
+
+    setStatus(w, 'batch/v1/Job', second?.metadata?.name ?? '', { conditions: [{ type: 'Complete', status: 'True' }] });
+    await w.reconcile();
+    expect(workloadWrites(w)).toEqual(['apply Deployment/web-api', 'apply Deployment/web-worker']);
+    expect(image(w.children.get('apps/v1/Deployment', NS, 'web-api'))).toBe('ghcr.io/acme/backend:2.0.0');
+  });
+
+  it('on a failed migration keeps the workloads as they were, reports MigrationFailed with the pod’s words, and warns once', async () => {
+    const revisionOf = (job: string) => job.replace('web-migrate-', '');
+    const probe = world();
+    probe.setApp(app(MIGRATING));
+    await probe.reconcile();
+    databasesReady(probe);
+    await probe.reconcile();
+    const name = jobName(probe);
+    const revision = revisionOf(name);
+    const failedPod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `${name}-x`, namespace: NS, labels: { 'app.kubernetes.io/instance': 'web', 'backendapp.io/release': revision } },
+      status: { containerStatuses: [{ name: 'migrate', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 1, message: 'relation "items" already exists' } } }] },
+    } as KubernetesObject;
+    const f = world({ pods: [failedPod] });
+    f.setApp(app(MIGRATING));
+    await f.reconcile();
+    databasesReady(f);
+    await f.reconcile();
+    setStatus(f, 'batch/v1/Job', jobName(f), { conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }] });
+    await f.reconcile();
+    await f.reconcile();
+    expect(workloadWrites(f)).toEqual([]);
+    expect(condition(f, 'Degraded')).toMatchObject({ status: 'True', reason: 'MigrationFailed' });
+    expect(condition(f, 'Degraded')?.message).toContain(`Job ${jobName(f)} failed (BackoffLimitExceeded): exited with code 1: relation "items" already exists`);
+    expect(f.events.filter((e) => e.startsWith('Warning MigrationFailed'))).toHaveLength(1);
+    expect(f.status()?.release?.migration?.phase).toBe('Failed');
+  });
+
+  it('never runs two migrations of one app at once: a new release waits for the running one', async () => {
+    const w = world();
+    w.setApp(app(MIGRATING));
+    await w.reconcile();
+    databasesReady(w);
+    await w.reconcile();
+    const first = jobName(w);
+    w.writes.length = 0;
+    w.setApp(app({ ...MIGRATING, image: 'ghcr.io/acme/backend:2.0.0' }, { generation: 2 }));
+    await w.reconcile();
+    expect(jobWrites(w)).toEqual([]);
+    expect(w.status()?.release?.migration).toMatchObject({ phase: 'Pending', message: `Waiting for Job ${first} of an earlier release to finish` });
+    setStatus(w, 'batch/v1/Job', first, { conditions: [{ type: 'Failed', status: 'True' }] });
+    await w.reconcile();
+    expect(jobWrites(w)).toHaveLength(1);
+  });
+
+  it('does not run a release again that status says succeeded, even when its Job is gone', async () => {
+    const w = world();
+    w.setApp(app(MIGRATING));
+    await w.reconcile();
+    databasesReady(w);
+    await w.reconcile();
+    const name = jobName(w);
+    setStatus(w, 'batch/v1/Job', name, { conditions: [{ type: 'Complete', status: 'True' }] });
+    await w.reconcile();
+    w.drop('batch/v1/Job', name);
+    w.writes.length = 0;
+    await w.reconcile();
+    expect(jobWrites(w)).toEqual([]);
+    expect(w.status()?.release?.migration?.phase).toBe('Succeeded');
+  });
+
+  it('follows a Job that exists but is not in the cache yet, instead of starting a second', async () => {
+    const w = world();
+    w.setApp(app(MIGRATING));
+    await w.reconcile();
+    databasesReady(w);
+    await w.reconcile();
+    const name = jobName(w);
+    const live = w.children.get('batch/v1/Job', NS, name) as KubernetesObject;
+    w.drop('batch/v1/Job', name);
+    const lagging = world({ unwatched: [live] });
+    lagging.setApp(app(MIGRATING));
+    await lagging.reconcile();
+    databasesReady(lagging);
+    await lagging.reconcile();
+    expect(jobWrites(lagging)).toEqual([]);
+    expect(lagging.status()?.release?.migration?.phase).toBe('Running');
+  });
+});
+
 describe('describeObjects', () => {
   it('names a few objects and counts many by kind', () => {
     const o = (kind: string, name: string) => ({ kind, metadata: { name } });

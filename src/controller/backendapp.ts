@@ -1,7 +1,7 @@
 // The BackendApp reconciler: load, validate, plan, apply step by step, prune, report status.
 // Level-based: every call reads the app and its children from the caches and drives
 // the cluster towards the spec; it never trusts what an event said.
-import type { KubernetesObject, V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Job, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   DATABASE_KINDS,
@@ -11,18 +11,20 @@ import {
   type BackendAppStatus,
   type Component,
   type DatabaseKind,
+  type ReleaseStatus,
 } from '../api/v1alpha1.js';
-import { batches, planApp, progressOf, type Step, type StepName } from '../render/index.js';
-import { COMPONENT_LABEL, CREDENTIALS_LABEL, INSTANCE_LABEL } from '../render/labels.js';
+import { batches, planApp, releaseRevision, type Step, type StepName } from '../render/index.js';
+import { COMPONENT_LABEL, CREDENTIALS_LABEL, INSTANCE_LABEL, RELEASE_LABEL } from '../render/labels.js';
 import type { EventRecorder } from '../runtime/events.js';
 import type { ReconcileContext, Reconciler, Request, Result } from '../runtime/controller.js';
 import { isRecord, statusCodeOf } from '../runtime/client.js';
 import { errorMessage } from '../runtime/logger.js';
 import { canonicalJSON, divergentLists, needsApply, withAppliedHash } from './drift.js';
-import { kindKey, PERSISTENT_VOLUME_CLAIM } from '../kinds.js';
+import { JOB, kindKey, kindOf, PERSISTENT_VOLUME_CLAIM } from '../kinds.js';
 import type { ChildCaches, Writer } from './cluster.js';
 import { componentProblem } from './pods.js';
-import { desiredStatus, withTransitionTimes, type Blocker, type ComponentObservation } from './status.js';
+import { expiredMigrations, isRunningMigration, migrationPods, migrationState, type MigrationState } from './release.js';
+import { MIGRATION_FAILED, desiredStatus, withTransitionTimes, type Blocker, type ComponentObservation } from './status.js';
 
 /** Carries out deletionPolicy before the app goes; removed even when the spec is invalid. */
 export const FINALIZER = 'backendapp.io/finalizer';
@@ -37,10 +39,16 @@ export interface ReconcilerDeps {
   now?: () => Date;
 }
 
-/** A step the walk stopped at, and why; the child's next event (or requeueAfter) resumes it. */
+/** A step the walk stopped at, and why; the child's next event resumes it. */
 export interface Waiting {
   step: StepName;
   message: string;
+}
+
+/** How far the walk got: where it stopped, and the release's migration when there is one. */
+interface Walk {
+  waiting?: Waiting;
+  migration?: MigrationState;
 }
 
 export class BackendAppReconciler implements Reconciler {
@@ -79,11 +87,12 @@ export class BackendAppReconciler implements Reconciler {
     const valid = validation.app;
     const { steps, created } = await this.planCreatingCredentials(valid);
     const desired = steps.flatMap((s) => s.objects);
-    let waiting: Waiting | undefined;
+    let walk: Walk;
     try {
-      waiting = await this.applySteps(app, steps, created, log, signal);
+      walk = await this.applySteps(app, steps, created, log, signal);
       // Children turned off go once the new spec is fully written, not while a step waits.
-      if (!waiting) await this.prune(app, desired, log);
+      if (!walk.waiting) await this.prune(app, desired, log);
+      await this.expireMigrations(app, steps, log);
     } catch (err) {
       // Report what stopped us, but let the original error drive the retry.
       await this.reportStatus(app, this.observe(valid, desired), log, blockerOf(err)).catch((statusErr: unknown) =>
@@ -91,7 +100,8 @@ export class BackendAppReconciler implements Reconciler {
       );
       throw err;
     }
-    await this.reportStatus(app, this.observe(valid, desired), log, undefined);
+    const release: ReleaseStatus = { revision: releaseRevision(valid), image: valid.spec.image, ...(walk.migration ? { migration: walk.migration } : {}) };
+    await this.reportStatus(app, this.observe(valid, desired), log, undefined, release);
     return {};
   }
 
@@ -165,7 +175,7 @@ export class BackendAppReconciler implements Reconciler {
    * Server-side apply of every child that differs from the cache, batch by batch
    * (render/steps.ts batches): a batch goes out in parallel, and the next one
    * starts once its barrier holds. A failed write stops the batches after it; a
-   * step whose children have not finished yet stops the walk and is returned.
+   * step whose Job has not succeeded stops the walk, which says where.
    */
   private async applySteps(
     app: KubernetesObject,
@@ -173,40 +183,73 @@ export class BackendAppReconciler implements Reconciler {
     createdBefore: KubernetesObject[],
     log: Logger,
     signal: AbortSignal,
-  ): Promise<Waiting | undefined> {
+  ): Promise<Walk> {
     const created: KubernetesObject[] = [...createdBefore];
     const updated: KubernetesObject[] = [];
     const applyOne = async (d: KubernetesObject) => {
       if ((await this.applyChild(d, log)) === 'created') created.push(d);
       else updated.push(d);
     };
-    let waiting: Waiting | undefined;
+    const walk: Walk = {};
     try {
       for (const batch of batches(steps)) {
         signal.throwIfAborted();
-        const objects = batch.flatMap((s) => s.objects);
+        const objects = batch.flatMap((s) => s.objects).filter((d) => !kindOf(d).createOnly);
         await Promise.all(objects.filter((d) => needsApply(d, this.live(d))).map(applyOne));
         const last = batch[batch.length - 1];
-        waiting = last?.barrier === 'finished' ? this.unfinished(last) : undefined;
-        if (waiting) break;
+        if (last?.barrier !== 'finished' || !last.objects.length) continue;
+        walk.migration = await this.runMigration(app, steps, last, created);
+        if (walk.migration.phase !== 'Succeeded') {
+          walk.waiting = { step: last.name, message: walk.migration.message ?? `Waiting for Job ${walk.migration.job} to finish` };
+          break;
+        }
       }
     } finally {
       if (created.length) this.deps.events.event(app, 'Normal', 'Created', `Created ${describeObjects(created)}`);
       if (updated.length) this.deps.events.event(app, 'Normal', 'Updated', `Updated ${describeObjects(updated)}`);
       if (created.length || updated.length) log.info({ created: created.length, updated: updated.length }, 'applied children');
     }
-    if (waiting) log.info({ step: waiting.step }, waiting.message);
-    return waiting;
+    if (walk.waiting) log.info({ step: walk.waiting.step }, walk.waiting.message);
+    return walk;
   }
 
-  /** The first child of a 'finished' step that has not run to completion; one that failed is an error. */
-  private unfinished(step: Step): Waiting | undefined {
-    for (const d of step.objects) {
-      const progress = progressOf(d, this.live(d));
-      if (progress.state === 'failed') throw new Error(progress.message);
-      if (progress.state === 'running') return { step: step.name, message: `waiting for ${progress.message}` };
-    }
-    return undefined;
+  /**
+   * The release's migration Job: created once (its template is immutable) when the
+   * databases are ready and no earlier migration of the app still runs, then
+   * followed to its end. A release whose migration succeeded is remembered in
+   * status, so a Job deleted later is not run again.
+   */
+  private async runMigration(app: KubernetesObject, steps: readonly Step[], step: Step, created: KubernetesObject[]): Promise<MigrationState> {
+    const job = step.objects[0] as KubernetesObject;
+    const ns = job.metadata?.namespace ?? '';
+    const name = job.metadata?.name ?? '';
+    const appName = app.metadata?.name ?? '';
+    const revision = job.metadata?.labels?.[RELEASE_LABEL] ?? '';
+    const remembered = (app as { status?: BackendAppStatus }).status?.release;
+    if (remembered?.revision === revision && remembered.migration?.phase === 'Succeeded') return remembered.migration;
+    const pods = migrationPods(this.deps.pods?.list(ns) ?? [], appName, revision);
+    const live = this.live(job);
+    if (live) return migrationState(name, live as V1Job, pods);
+    const earlier = this.deps.children.list(kindKey(job), ns).find((j) => j.metadata?.name !== name && isRunningMigration(j, appName));
+    if (earlier) return migrationState(name, undefined, [], `Waiting for Job ${earlier.metadata?.name} of an earlier release to finish`);
+    const before = steps.slice(0, steps.indexOf(step)).flatMap((s) => s.objects);
+    const unready = before.filter((d) => d.kind === 'StatefulSet' && !isReady(d, this.live(d)));
+    if (unready.length) return migrationState(name, undefined, [], `Waiting for ${unready.map((d) => `${d.kind} ${d.metadata?.name}`).join(', ')} to be ready`);
+    let result = await this.deps.writer.create(withAppliedHash(job));
+    if (result) created.push(job);
+    // Already there (the cache lags a create of ours): follow that one, never a second.
+    else result = await this.deps.writer.get(job);
+    if (result) this.deps.children.observe(kindKey(job), result);
+    return migrationState(name, result as V1Job | undefined, pods);
+  }
+
+  /** Deletes migration Jobs older than the last three (with their pods), never the current release's. */
+  private async expireMigrations(app: KubernetesObject, steps: readonly Step[], log: Logger): Promise<void> {
+    const current = steps.flatMap((s) => s.objects).find((o) => o.kind === 'Job')?.metadata?.name;
+    const jobs = this.deps.children.list(kindKey(JOB), app.metadata?.namespace ?? '');
+    const expired = expiredMigrations(jobs, app.metadata?.name ?? '', current);
+    for (const j of expired) await this.deps.writer.delete(j);
+    if (expired.length) log.info({ deleted: expired.map((j) => j.metadata?.name) }, 'deleted migration Jobs past the last three');
   }
 
   private live(d: KubernetesObject): KubernetesObject | undefined {
@@ -249,6 +292,7 @@ export class BackendAppReconciler implements Reconciler {
     const ns = app.metadata?.namespace ?? '';
     const pruned: string[] = [];
     for (const k of this.deps.children.kinds()) {
+      if (kindOf(k).createOnly) continue;
       for (const obj of this.deps.children.list(k, ns)) {
         if (!isControlledBy(obj, app) || wanted.has(`${k}/${obj.metadata?.name}`)) continue;
         await this.deps.writer.delete(obj);
@@ -262,18 +306,26 @@ export class BackendAppReconciler implements Reconciler {
   }
 
   /** Writes status only when it changed, and records a Warning the first time a blocker appears. */
-  private async reportStatus(app: KubernetesObject, observations: ComponentObservation[], log: Logger, blocker: Blocker | undefined): Promise<void> {
+  private async reportStatus(
+    app: KubernetesObject,
+    observations: ComponentObservation[],
+    log: Logger,
+    blocker: Blocker | undefined,
+    release?: ReleaseStatus,
+  ): Promise<void> {
     const current = (app as { status?: BackendAppStatus }).status;
-    const next = desiredStatus(app.metadata?.generation ?? 0, observations, blocker);
+    // A blocked reconcile knows nothing new about the release: keep what was reported.
+    const next = desiredStatus(app.metadata?.generation ?? 0, observations, blocker, release ?? current?.release);
     const conditions = withTransitionTimes(next.conditions, current?.conditions, (this.deps.now ?? (() => new Date()))());
     const status: BackendAppStatus = { ...next, conditions };
     if (canonicalJSON(status) === canonicalJSON(current ?? {})) return;
     await this.deps.writer.replaceStatus(app, status);
     const before = current?.conditions?.find((c) => c.type === 'Degraded');
     const after = conditions.find((c) => c.type === 'Degraded');
-    if (blocker && (before?.message !== after?.message || before?.status !== 'True')) {
-      this.deps.events.event(app, 'Warning', blocker.reason, blocker.message);
-      log.warn({ reason: blocker.reason }, blocker.message);
+    const warning = blocker ?? (after?.status === 'True' && after.reason === MIGRATION_FAILED ? { reason: after.reason, message: after.message } : undefined);
+    if (warning && (before?.message !== after?.message || before?.status !== 'True')) {
+      this.deps.events.event(app, 'Warning', warning.reason, warning.message);
+      log.warn({ reason: warning.reason }, warning.message);
     }
     const readyBefore = current?.conditions?.find((c) => c.type === 'Ready')?.status;
     const readyAfter = conditions.find((c) => c.type === 'Ready')?.status;
@@ -338,6 +390,14 @@ function minReplicasOf(app: BackendApp, component: Component): number {
   if (component === 'api') return app.spec.api?.autoscaling?.minReplicas ?? 0;
   if (component === 'worker') return app.spec.worker?.autoscaling?.minReplicas ?? 0;
   return 0;
+}
+
+/** A StatefulSet with every pod it asks for ready; anything else counts as ready once it exists. */
+function isReady(desired: KubernetesObject, live: KubernetesObject | undefined): boolean {
+  if (!live) return false;
+  if (desired.kind !== 'StatefulSet') return true;
+  const sts = live as V1StatefulSet;
+  return (sts.status?.readyReplicas ?? 0) >= (sts.spec?.replicas ?? 1);
 }
 
 export function isControlledBy(obj: KubernetesObject, owner: KubernetesObject): boolean {

@@ -27,6 +27,47 @@ function statefulSet(ready: number, rev: { current: string; update: string } = {
 const cond = (s: ReturnType<typeof desiredStatus>, type: string) => s.conditions.find((c) => c.type === type);
 
 describe('desiredStatus', () => {
+  const running: ComponentObservation[] = [{ component: 'api', kind: 'Deployment', workload: deployment(2, 2) }];
+  const release = (migration: NonNullable<Parameters<typeof desiredStatus>[3]>['migration']) => ({ revision: 'abc1234567', image: 'app:2', migration });
+
+  it('reports the release as given, and is Ready as usual once its migration succeeded', () => {
+    const r = release({ job: 'web-migrate-abc1234567', phase: 'Succeeded' });
+    const s = desiredStatus(3, running, undefined, r);
+    expect(s.release).toEqual(r);
+    expect(s.phase).toBe('Ready');
+    expect(cond(s, 'Progressing')).toMatchObject({ status: 'False', reason: 'RolloutComplete' });
+  });
+
+  it('is Progressing/Migrating while the migration runs; not Ready, saying what runs', () => {
+    const s = desiredStatus(3, running, undefined, release({ job: 'web-migrate-abc1234567', phase: 'Running' }));
+    expect(s.phase).toBe('Progressing');
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'Migrating' });
+    expect(cond(s, 'Ready')?.message).toMatch(/\(running: api 2\/2\)$/);
+    expect(s.components?.api).toEqual({ ready: 2, desired: 2 });
+    expect(cond(s, 'Progressing')).toMatchObject({ status: 'True', reason: 'Migrating' });
+    expect(cond(s, 'Progressing')?.message).toBe('Migrating to release abc1234567: Job web-migrate-abc1234567 is running; api, worker and beat wait for it');
+    expect(cond(s, 'Degraded')?.status).toBe('False');
+    const pending = desiredStatus(3, running, undefined, release({ job: 'j', phase: 'Pending', message: 'Waiting for StatefulSet web-postgres to be ready' }));
+    expect(cond(pending, 'Progressing')?.message).toContain('Waiting for StatefulSet web-postgres to be ready');
+  });
+
+  it('is Degraded/MigrationFailed with the failure when the migration failed; not Ready, saying what runs', () => {
+    const s = desiredStatus(3, running, undefined, release({ job: 'j', phase: 'Failed', message: 'Job j failed (BackoffLimitExceeded): exited with code 1: boom' }));
+    expect(s.phase).toBe('Degraded');
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'MigrationFailed' });
+    expect(cond(s, 'Ready')?.message).toContain('(running: api 2/2)');
+    expect(cond(s, 'Degraded')).toMatchObject({ status: 'True', reason: 'MigrationFailed' });
+    expect(cond(s, 'Degraded')?.message).toBe('Job j failed (BackoffLimitExceeded): exited with code 1: boom; api, worker and beat keep running the previous release');
+    expect(cond(s, 'Progressing')).toMatchObject({ status: 'False', reason: 'MigrationFailed' });
+    const first = desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: undefined }], undefined, release({ job: 'j', phase: 'Failed' }));
+    expect(cond(first, 'Ready')?.status).toBe('False');
+  });
+
+  it('keeps the release beside a blocker', () => {
+    const r = release({ job: 'j', phase: 'Succeeded' });
+    expect(desiredStatus(3, running, { reason: 'Forbidden', message: 'no' }, r).release).toEqual(r);
+  });
+
   it('is Ready when every component has its desired pods available and up to date', () => {
     const obs: ComponentObservation[] = [
       { component: 'api', kind: 'Deployment', workload: deployment(3, 3) },

@@ -1,9 +1,14 @@
 // Status math: what the children say, turned into the BackendApp's status. Pure,
 // so every rule below is unit-tested without a cluster.
 import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
-import type { BackendAppStatus, Component, Condition } from '../api/v1alpha1.js';
+import type { BackendAppStatus, Component, Condition, ReleaseStatus } from '../api/v1alpha1.js';
 
 export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
+
+/** Progressing's reason while the release's migration is pending or running. */
+export const MIGRATING = 'Migrating';
+/** Degraded's reason when the release's migration failed. */
+export const MIGRATION_FAILED = 'MigrationFailed';
 
 /** What one component's workload reports; `workload` is undefined while it does not exist yet. */
 export type ComponentObservation = (
@@ -77,6 +82,7 @@ export function desiredStatus(
   generation: number,
   observations: readonly ComponentObservation[],
   blocker: Blocker | undefined,
+  release?: ReleaseStatus,
 ): Omit<BackendAppStatus, 'conditions'> & { conditions: Omit<Condition, 'lastTransitionTime'>[] } {
   const states = observations.map(componentState);
   const components: NonNullable<BackendAppStatus['components']> = {};
@@ -93,6 +99,7 @@ export function desiredStatus(
     message,
   });
 
+  const withRelease = release ? { release } : {};
   if (blocker) {
     const message = `${blocker.message}${summary ? ` (running as before: ${summary})` : ''}`;
     return {
@@ -100,6 +107,7 @@ export function desiredStatus(
       phase: 'Failed',
       summary: truncate(summary, 256),
       components,
+      ...withRelease,
       conditions: [
         cond('Ready', false, blocker.reason, message),
         cond('Progressing', false, blocker.reason, 'The operator cannot act on this generation until the problem is fixed.'),
@@ -113,16 +121,57 @@ export function desiredStatus(
   const waitingText = waiting
     .map((s) => `${s.component} ${s.ready}/${s.desired}${s.upToDate ? '' : ' (rolling out)'}${s.problem ? `: ${s.problem}` : ''}`)
     .join(', ');
+  const ready = allReady
+    ? cond('Ready', true, 'AllComponentsReady', `All components are ready: ${summary}`)
+    : cond('Ready', false, 'ComponentsNotReady', `Waiting for ${waitingText}`);
+
+  // A release whose migration has not succeeded holds api, worker and beat on the
+  // template they had. Ready is False, as for any spec not yet running (so
+  // `kubectl wait` after a release does not pass on the old pods), and its message
+  // says what does run; the component counts stay those of the running pods.
+  const migration = release?.migration;
+  const running = summary ? ` (running: ${summary})` : '';
+  if (migration?.phase === 'Failed') {
+    const message = `${migration.message ?? `Job ${migration.job} failed`}; api, worker and beat keep running the previous release`;
+    return {
+      observedGeneration: generation,
+      phase: 'Degraded',
+      summary: truncate(summary, 256),
+      components,
+      ...withRelease,
+      conditions: [
+        cond('Ready', false, MIGRATION_FAILED, `${message}${running}`),
+        cond('Progressing', false, MIGRATION_FAILED, message),
+        cond('Degraded', true, MIGRATION_FAILED, message),
+      ],
+    };
+  }
+  if (migration && migration.phase !== 'Succeeded') {
+    const doing = migration.phase === 'Running' ? `Job ${migration.job} is running` : (migration.message ?? `Job ${migration.job} is about to start`);
+    const message = `Migrating to release ${release?.revision}: ${doing}; api, worker and beat wait for it`;
+    return {
+      observedGeneration: generation,
+      phase: 'Progressing',
+      summary: truncate(summary, 256),
+      components,
+      ...withRelease,
+      conditions: [
+        cond('Ready', false, MIGRATING, `${message}${running}`),
+        cond('Progressing', true, MIGRATING, message),
+        cond('Degraded', false, 'AsExpected', 'No problems found.'),
+      ],
+    };
+  }
+
   const degraded = stalled.length > 0;
   return {
     observedGeneration: generation,
     phase: allReady ? 'Ready' : degraded ? 'Degraded' : 'Progressing',
     summary: truncate(summary, 256),
     components,
+    ...withRelease,
     conditions: [
-      allReady
-        ? cond('Ready', true, 'AllComponentsReady', `All components are ready: ${summary}`)
-        : cond('Ready', false, 'ComponentsNotReady', `Waiting for ${waitingText}`),
+      ready,
       allReady
         ? cond('Progressing', false, 'RolloutComplete', 'Every component runs the latest spec.')
         : cond('Progressing', !degraded, degraded ? 'ProgressDeadlineExceeded' : 'RollingOut', `Waiting for ${waitingText}`),

@@ -32,7 +32,7 @@ describe('the checked-in CRD', () => {
     expect(crd.spec.names.categories).toBeUndefined();
     const [version] = crd.spec.versions;
     expect(version).toMatchObject({ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} } });
-    expect(version?.additionalPrinterColumns?.map((c) => c.name)).toEqual(['Ready', 'Phase', 'Summary', 'Age']);
+    expect(version?.additionalPrinterColumns?.map((c) => c.name)).toEqual(['Ready', 'Phase', 'Migration', 'Summary', 'Age']);
     expect(version?.additionalPrinterColumns?.[0]?.jsonPath).toBe('.status.conditions[?(@.type=="Ready")].status');
   });
 

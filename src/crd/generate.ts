@@ -298,6 +298,7 @@ export function buildCRD(): V1CustomResourceDefinition {
           additionalPrinterColumns: [
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Whether every component is ready.' },
             { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'One-word summary of the state.' },
+            { name: 'Migration', type: 'string', jsonPath: '.status.release.migration.phase', description: 'Phase of the release\'s migration, with spec.migrations.' },
             { name: 'Summary', type: 'string', jsonPath: '.status.summary', priority: 1, description: 'Ready and desired pods per component.' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

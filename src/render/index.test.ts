@@ -31,12 +31,9 @@ describe('renderApp', () => {
           'StatefulSet/finwise-redis',
         ],
       ],
+      ['tools', 'none', ['Service/finwise-flower', 'Deployment/finwise-flower']],
       ['jobs', 'finished', []],
-      [
-        'workloads',
-        'none',
-        ['Service/finwise-api', 'Service/finwise-flower', 'Deployment/finwise-api', 'Deployment/finwise-beat', 'Deployment/finwise-flower', 'Deployment/finwise-worker'],
-      ],
+      ['workloads', 'none', ['Service/finwise-api', 'Deployment/finwise-api', 'Deployment/finwise-beat', 'Deployment/finwise-worker']],
       ['scaling', 'none', ['HorizontalPodAutoscaler/finwise-api', 'PodDisruptionBudget/finwise-api', 'PodDisruptionBudget/finwise-worker']],
     ]);
     expect(ids(renderApp(finwise(), { existingSecrets: {} }))).toEqual(ids(steps.flatMap((s) => s.objects)));

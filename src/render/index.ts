@@ -8,6 +8,7 @@ import { apiDeployment, apiService } from './api.js';
 import { beatDeployment } from './beat.js';
 import { databaseCredentials, databaseObjects } from './databases/index.js';
 import { flowerDeployment, flowerService } from './flower.js';
+import { migrationJob } from './migrations.js';
 import { horizontalPodAutoscaler } from './hpa.js';
 import { databaseNetworkPolicy } from './networkpolicy.js';
 import { podDisruptionBudget } from './pdb.js';
@@ -16,7 +17,8 @@ import { STEPS, type Step, type StepName } from './steps.js';
 import { workerDeployment } from './worker.js';
 
 export type { RenderInputs } from './secrets.js';
-export { STEPS, batches, progressOf, type Barrier, type Progress, type Step, type StepName } from './steps.js';
+export { STEPS, batches, type Barrier, type Step, type StepName } from './steps.js';
+export { migrationJob, migrationJobName, releaseRevision } from './migrations.js';
 export { isRetained, defaultRandomSecret, SECRET_KEYS } from './secrets.js';
 
 /** Within a step, objects sort by their kind's place in CHILD_KINDS, then by name. */
@@ -33,8 +35,9 @@ export function planApp(app: BackendApp, inputs: RenderInputs): Step[] {
     credentials: [...databaseCredentials(app, inputs), flowerCredentials(app, inputs)],
     'network-policies': DATABASE_KINDS.map((db) => databaseNetworkPolicy(app, db)),
     databases: databaseObjects(app),
-    jobs: [],
-    workloads: [apiDeployment(app), apiService(app), workerDeployment(app), beatDeployment(app), flowerDeployment(app), flowerService(app)],
+    tools: [flowerDeployment(app), flowerService(app)],
+    jobs: [migrationJob(app)],
+    workloads: [apiDeployment(app), apiService(app), workerDeployment(app), beatDeployment(app)],
     scaling: [
       horizontalPodAutoscaler(app, 'api'),
       podDisruptionBudget(app, 'api'),

@@ -11,6 +11,13 @@ export const MANAGED_BY = 'backendapp-operator';
 
 /** On Secrets holding generated credentials, so the controller can find them. */
 export const CREDENTIALS_LABEL = 'backendapp.io/credentials';
+/** The migration Job's component: it runs the app's code, once per release. */
+export const MIGRATE = 'migrate';
+/** What `app.kubernetes.io/component` can say: a component, or the migration. */
+export type LabelComponent = Component | typeof MIGRATE;
+/** On a migration Job and its pod: the release it migrates to. */
+export const RELEASE_LABEL = 'backendapp.io/release';
+
 /** On database credential Secrets: the database's deletionPolicy when rendered. */
 export const DELETION_POLICY_LABEL = 'backendapp.io/deletion-policy';
 
@@ -25,7 +32,8 @@ const SOFTWARE: Record<AppComponent, string | undefined> = {
   flower: 'flower',
 };
 
-function softwareOf(app: BackendApp, component: Component): string {
+function softwareOf(app: BackendApp, component: LabelComponent): string {
+  if (component === MIGRATE) return app.metadata.name;
   return (APP_COMPONENTS as readonly string[]).includes(component) ? (SOFTWARE[component as AppComponent] ?? app.metadata.name) : component;
 }
 
@@ -45,7 +53,7 @@ export function credentialsSecretName(app: BackendApp, component: DatabaseKind |
 }
 
 /** Labels on every object of a component. */
-export function labels(app: BackendApp, component: Component): Record<string, string> {
+export function labels(app: BackendApp, component: LabelComponent): Record<string, string> {
   return {
     [NAME_LABEL]: softwareOf(app, component),
     [INSTANCE_LABEL]: app.metadata.name,
@@ -92,7 +100,7 @@ export interface MetaOptions {
   orphan?: boolean;
 }
 
-export function objectMeta(app: BackendApp, name: string, component: Component, opts: MetaOptions = {}): V1ObjectMeta {
+export function objectMeta(app: BackendApp, name: string, component: LabelComponent, opts: MetaOptions = {}): V1ObjectMeta {
   const owner = opts.orphan ? undefined : ownerReference(app);
   return {
     name,

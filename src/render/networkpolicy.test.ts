@@ -24,9 +24,18 @@ describe('database NetworkPolicy', () => {
   });
 
   it('lets Flower reach Redis, the broker, and nothing else', () => {
-    expect(clientsOf('redis')).toContain('flower');
-    expect(clientsOf('postgres')).not.toContain('flower');
-    expect(clientsOf('mongodb')).not.toContain('flower');
+    expect(clientsOf(finwise(), 'redis')).toContain('flower');
+    expect(clientsOf(finwise(), 'postgres')).not.toContain('flower');
+    expect(clientsOf(finwise(), 'mongodb')).not.toContain('flower');
+  });
+
+  it('lets the migration reach every database the app reaches, only when migrations are on', () => {
+    const migrating = finwise();
+    migrating.spec.migrations = { command: ['alembic', 'upgrade', 'head'], timeoutSeconds: 600, backoffLimit: 0 };
+    for (const db of ['postgres', 'redis', 'mongodb'] as const) {
+      expect(clientsOf(migrating, db)).toEqual([...clientsOf(finwise(), db), 'migrate']);
+      expect(clientsOf(finwise(), db)).not.toContain('migrate');
+    }
   });
 
   it('exists only for databases that are on', () => {

@@ -1,7 +1,7 @@
 // A NetworkPolicy per database: only this app's pods that use it may connect.
 import type { V1NetworkPolicy, V1NetworkPolicyIngressRule, V1NetworkPolicyPeer, V1NetworkPolicySpec } from '@kubernetes/client-node';
-import type { AppComponent, BackendApp, DatabaseKind } from '../api/v1alpha1.js';
-import { COMPONENT_LABEL, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, componentName, objectMeta, selectorLabels } from './labels.js';
+import type { BackendApp, DatabaseKind } from '../api/v1alpha1.js';
+import { COMPONENT_LABEL, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, MIGRATE, componentName, objectMeta, selectorLabels, type LabelComponent } from './labels.js';
 import { ENGINES } from './databases/index.js';
 
 /**
@@ -11,9 +11,15 @@ import { ENGINES } from './databases/index.js';
 type IngressRule = Omit<V1NetworkPolicyIngressRule, '_from'> & { from?: V1NetworkPolicyPeer[] };
 export type NetworkPolicy = Omit<V1NetworkPolicy, 'spec'> & { spec: Omit<V1NetworkPolicySpec, 'ingress'> & { ingress: IngressRule[] } };
 
-/** Components that connect to a database: the app, and Flower for the Redis broker. */
-export function clientsOf(db: DatabaseKind): AppComponent[] {
-  return [...ENGINES[db].clients];
+/**
+ * Pods that connect to a database: its engine's clients (the app, and Flower for
+ * the Redis broker), plus the migration, which runs the app's code, where the app
+ * connects and migrations are on.
+ */
+export function clientsOf(app: BackendApp, db: DatabaseKind): LabelComponent[] {
+  const clients: LabelComponent[] = [...ENGINES[db].clients];
+  if (app.spec.migrations && clients.includes('api')) clients.push(MIGRATE);
+  return clients;
 }
 
 /**
@@ -36,7 +42,7 @@ export function databaseNetworkPolicy(app: BackendApp, db: DatabaseKind): Networ
             {
               podSelector: {
                 matchLabels: { [INSTANCE_LABEL]: app.metadata.name, [MANAGED_BY_LABEL]: MANAGED_BY },
-                matchExpressions: [{ key: COMPONENT_LABEL, operator: 'In', values: clientsOf(db) }],
+                matchExpressions: [{ key: COMPONENT_LABEL, operator: 'In', values: clientsOf(app, db) }],
               },
             },
           ],

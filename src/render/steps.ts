@@ -20,7 +20,10 @@ export const STEPS = [
   // Clients retry their connections and the api's readiness waits for its
   // databases, so the workloads need not wait for them to be ready.
   { name: 'databases', barrier: 'none' },
-  // Work that must run to completion before new code serves (migrations); none yet.
+  // Flower watches the broker and runs none of the app's code, so no migration holds it.
+  { name: 'tools', barrier: 'none' },
+  // Work that must run to completion before new code serves: the release's
+  // migration Job, created once the databases are ready.
   { name: 'jobs', barrier: 'finished' },
   { name: 'workloads', barrier: 'none' },
   // Autoscalers and disruption budgets target the workloads above.
@@ -53,18 +56,4 @@ export function batches(steps: readonly Step[]): Step[][] {
   }
   if (current.length) out.push(current);
   return out;
-}
-
-/** How a child that must finish is doing, read from its live object (a Job's conditions). */
-export type Progress = { state: 'finished' } | { state: 'running'; message: string } | { state: 'failed'; message: string };
-
-export function progressOf(desired: KubernetesObject, live: KubernetesObject | undefined): Progress {
-  const what = `${desired.kind} ${desired.metadata?.name}`;
-  if (!live) return { state: 'running', message: `${what} is being created` };
-  const conditions = (live as { status?: { conditions?: { type?: string; status?: string; message?: string; reason?: string }[] } }).status?.conditions ?? [];
-  const isTrue = (type: string) => conditions.find((c) => c.type === type && c.status === 'True');
-  const failed = isTrue('Failed');
-  if (failed) return { state: 'failed', message: `${what} failed: ${failed.message || failed.reason || 'no reason given'}` };
-  if (isTrue('Complete')) return { state: 'finished' };
-  return { state: 'running', message: `${what} is running` };
 }

@@ -82,6 +82,9 @@ describe('the operator RBAC rules', () => {
       'core/persistentvolumeclaims': ['delete', 'list'],
       // Read only, to say in status why a component's pods do not run.
       'core/pods': ['list', 'watch'],
+      // Migration Jobs: created once (never applied), read by name after a create
+      // that found one, deleted past the last three releases.
+      'batch/jobs': ['create', 'delete', 'get', 'list', 'watch'],
       'autoscaling/horizontalpodautoscalers': applied,
       'policy/poddisruptionbudgets': applied,
       'networking.k8s.io/networkpolicies': applied,
