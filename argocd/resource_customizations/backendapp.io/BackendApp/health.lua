@@ -15,6 +15,7 @@
 --                                          -> Degraded, with Ready's message
 --   Ready=True                             -> Healthy
 --   anything else                          -> Progressing, with Ready's message
+--                                             (a release's migration running: Ready=False, Migrating)
 
 -- Ready=False reasons the operator cannot get past by waiting.
 local blockingReasons = {
@@ -22,6 +23,7 @@ local blockingReasons = {
   Forbidden = true,
   ApplyFailed = true,
   ProgressDeadlineExceeded = true,
+  MigrationFailed = true,
 }
 
 local function condition(conditions, conditionType)
