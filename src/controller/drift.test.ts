@@ -1,3 +1,4 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { APPLIED_HASH_ANNOTATION, appliedHash, canonicalJSON, divergentLists, isSubset, needsApply, withAppliedHash } from './drift.js';
 
@@ -97,5 +98,47 @@ describe('appliedHash', () => {
       appliedHash({ apiVersion: 'v1', metadata: { name: 'x' }, kind: 'A' } as never),
     );
     expect(canonicalJSON({ b: 1, a: { d: 1, c: 2 } })).toBe('{"a":{"c":2,"d":1},"b":1}');
+  });
+});
+
+describe('drift, at the edges', () => {
+  it('stamps a short hash: 16 hex digits, the same for the same object', () => {
+    const hash = withAppliedHash<KubernetesObject>(desired).metadata?.annotations?.[APPLIED_HASH_ANNOTATION];
+    expect(hash).toMatch(/^[0-9a-f]{16}$/);
+    expect(hash).toBe(appliedHash(desired));
+  });
+
+  it('applies over an object that exists without annotations (made by hand before the app)', () => {
+    const live = { ...liveOf(desired), metadata: { name: 'web', namespace: 'ns', labels: { app: 'web' } } };
+    expect(needsApply(desired, live)).toBe(true);
+  });
+
+  it('sees no drift in a field the desired object leaves undefined (replicas under an HPA) that the live one sets', () => {
+    const autoscaled = { ...desired, spec: { ...desired.spec, replicas: undefined } };
+    const live = { ...liveOf(desired), metadata: withAppliedHash(autoscaled).metadata };
+    expect(isSubset(autoscaled, live)).toBe(true);
+    expect(needsApply(autoscaled, live)).toBe(false);
+  });
+
+  it('compares lists item by item, and an object field against whatever the live object holds there', () => {
+    expect(isSubset({ args: ['a', 'b'] }, { args: ['a', 'c'] })).toBe(false);
+    expect(isSubset({ args: ['a', 'b'] }, { args: ['a', 'b'] })).toBe(true);
+    expect(isSubset({ resources: { limits: { cpu: '1' } } }, { resources: null })).toBe(false);
+    expect(isSubset({ resources: {} }, { resources: 'x' })).toBe(false);
+    expect(isSubset({ resources: {} }, { resources: {} })).toBe(true);
+  });
+
+  it('takes a number for the same string, and a quantity for its value, but nothing else across types', () => {
+    expect(isSubset({ cpu: '2' }, { cpu: 2 })).toBe(true);
+    expect(isSubset({ port: 8000 }, { port: '8000' })).toBe(true);
+    expect(isSubset({ memory: '1Gi' }, { memory: 1073741824 })).toBe(true);
+    expect(isSubset({ enabled: 'true' }, { enabled: true })).toBe(false);
+    expect(isSubset({ image: 'acme:1' }, { image: 'acme:2' })).toBe(false);
+  });
+
+  it('finds no divergent list where the live object lacks the list or its parent: apply adds those', () => {
+    expect(divergentLists({ spec: { ports: [{ port: 1 }] } }, { spec: {} })).toEqual([]);
+    expect(divergentLists({ spec: { ports: [{ port: 1 }] } }, {})).toEqual([]);
+    expect(divergentLists({ spec: { ports: [{ port: 1 }] } }, { spec: { ports: 'x' } })).toEqual([]);
   });
 });

@@ -112,3 +112,110 @@ describe('podSummary', () => {
     expect(JSON.stringify(small).length).toBeLessThan(JSON.stringify(full).length / 3);
   });
 });
+
+describe('podProblem, every rule', () => {
+  it('reports each waiting reason that means the container will not start by itself', () => {
+    for (const reason of [
+      'CreateContainerConfigError',
+      'CreateContainerError',
+      'ImagePullBackOff',
+      'ErrImagePull',
+      'ErrImageNeverPull',
+      'InvalidImageName',
+      'RunContainerError',
+    ]) {
+      expect(podProblem(pod('a', { containerStatuses: [container('api', { waiting: { reason, message: 'why' } })] }))).toBe(`${reason}: why`);
+    }
+    expect(podProblem(pod('a', { containerStatuses: [container('api', { waiting: { reason: 'PodInitializing' } })] }))).toBeUndefined();
+  });
+
+  it('names the container when the kubelet gives no message', () => {
+    const p = pod('a', { containerStatuses: [container('worker', { waiting: { reason: 'InvalidImageName' } })] });
+    expect(podProblem(p)).toBe('InvalidImageName: container worker');
+  });
+
+  it('says no node fits when the scheduler gives no message, and ignores a pod only waiting for its scheduling gates', () => {
+    const noMessage = pod('a', { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] });
+    expect(podProblem(noMessage)).toBe('Unschedulable: no node fits the pod');
+    const gated = pod('a', { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'SchedulingGated', message: 'Scheduling is blocked due to non-empty scheduling gates' }] });
+    expect(podProblem(gated)).toBeUndefined();
+  });
+
+  it('keeps a problem of exactly the limit whole, and cuts a longer one with an ellipsis', () => {
+    const prefix = 'CreateContainerError: ';
+    const exact = pod('a', { containerStatuses: [container('api', { waiting: { reason: 'CreateContainerError', message: 'x'.repeat(200 - prefix.length) } })] });
+    expect(podProblem(exact)).toBe(`${prefix}${'x'.repeat(200 - prefix.length)}`);
+    const longer = pod('a', { containerStatuses: [container('api', { waiting: { reason: 'CreateContainerError', message: 'x'.repeat(201 - prefix.length) } })] });
+    expect(podProblem(longer)).toBe(`${prefix}${'x'.repeat(199 - prefix.length)}…`);
+  });
+});
+
+describe('componentProblem, with healthy pods', () => {
+  it('reports the one failing pod of three, however many are fine', () => {
+    const healthy = (name: string) => pod(name, { phase: 'Running', containerStatuses: [container('worker', { running: {} }, { ready: true })] });
+    expect(componentProblem([healthy('a'), missingSecret, healthy('c')])).toBe('CreateContainerConfigError: secret "finwise-api-keys" not found');
+  });
+});
+
+describe('podSummary, every state problem detection reads', () => {
+  it('keeps a crash loop\'s last termination (exit code, reason, the message cut to 200 characters) and drops the image id', () => {
+    const crashing = pod('a', {
+      phase: 'Running',
+      containerStatuses: [
+        container(
+          'api',
+          { waiting: { reason: 'CrashLoopBackOff', message: 'back-off' } },
+          {
+            imageID: 'docker.io/acme/api@sha256:0123',
+            restartCount: 4,
+            lastState: { terminated: { exitCode: 3, reason: 'Error', message: 'y'.repeat(500), startedAt: new Date(), finishedAt: new Date() } },
+          },
+        ),
+      ],
+    });
+    const small = podSummary(crashing);
+    expect(small.status?.containerStatuses).toEqual([
+      {
+        name: 'api',
+        ready: false,
+        restartCount: 4,
+        image: 'x:1',
+        imageID: '',
+        state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off' } },
+        lastState: { terminated: { exitCode: 3, reason: 'Error', message: 'y'.repeat(200) } },
+      },
+    ]);
+    expect(podProblem(small)).toBe(podProblem(crashing));
+  });
+
+  it('keeps running and terminated states, and init containers', () => {
+    const p = pod('a', {
+      phase: 'Pending',
+      initContainerStatuses: [container('migrate', { terminated: { exitCode: 0, reason: 'Completed', message: 'done' } })],
+      containerStatuses: [container('api', { running: { startedAt: new Date() } }), container('sidecar', {})],
+    });
+    const small = podSummary(p);
+    expect(small.status?.initContainerStatuses?.map((c) => c.state)).toEqual([{ terminated: { exitCode: 0, reason: 'Completed', message: 'done' } }]);
+    expect(small.status?.containerStatuses?.map((c) => c.state)).toEqual([{ running: {} }, {}]);
+  });
+
+  it('keeps only the scheduler\'s refusal among the conditions, and a deletion in progress', () => {
+    const deleting = new Date('2026-01-01T00:00:00Z');
+    const p = pod(
+      'a',
+      {
+        phase: 'Pending',
+        conditions: [
+          { type: 'Ready', status: 'False', reason: 'ContainersNotReady', message: 'not ready' },
+          { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available', lastTransitionTime: new Date() },
+        ],
+      },
+      { deletionTimestamp: deleting },
+    );
+    const small = podSummary(p);
+    expect(small.status?.conditions).toEqual([{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available' }]);
+    expect(small.metadata?.deletionTimestamp).toBe(deleting);
+    expect(podProblem(small)).toBeUndefined();
+    expect(podProblem({ ...small, metadata: { ...small.metadata, deletionTimestamp: undefined } })).toBe('Unschedulable: 0/3 nodes are available');
+  });
+});

@@ -177,3 +177,97 @@ describe('componentState', () => {
     expect(componentState({ component: 'mongodb', kind: 'StatefulSet', workload: sts }).ready).toBe(1);
   });
 });
+
+// The conditions and messages people read (kubectl describe, kubectl wait, Argo CD),
+// word for word, and the edges of the counting rules.
+describe('desiredStatus, as people read it', () => {
+  it('spells out every condition of a ready app', () => {
+    const s = desiredStatus(4, [{ component: 'api', kind: 'Deployment', workload: deployment(3, 3) }], undefined);
+    expect(s.conditions).toEqual([
+      { type: 'Ready', status: 'True', observedGeneration: 4, reason: 'AllComponentsReady', message: 'All components are ready: api 3/3' },
+      { type: 'Progressing', status: 'False', observedGeneration: 4, reason: 'RolloutComplete', message: 'Every component runs the latest spec.' },
+      { type: 'Degraded', status: 'False', observedGeneration: 4, reason: 'AsExpected', message: 'No problems found.' },
+    ]);
+  });
+
+  it('lists every component it waits for, marking those still rolling out', () => {
+    const s = desiredStatus(
+      2,
+      [
+        { component: 'api', kind: 'Deployment', workload: deployment(2, 1) },
+        { component: 'worker', kind: 'Deployment', workload: undefined },
+        { component: 'redis', kind: 'StatefulSet', workload: statefulSet(1) },
+      ],
+      undefined,
+    );
+    expect(cond(s, 'Ready')?.message).toBe('Waiting for api 1/2, worker 0/1 (rolling out)');
+    expect(cond(s, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingOut', message: 'Waiting for api 1/2, worker 0/1 (rolling out)' });
+    expect(s.summary).toBe('api 1/2, worker 0/1, redis 1/1');
+  });
+
+  it('names the stalled components and where to look', () => {
+    const s = desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: deployment(2, 1, { updated: 1, stalled: true }) }], undefined);
+    expect(cond(s, 'Degraded')?.message).toBe('Rollout stalled for api: pods did not become available in time; see kubectl describe deployment');
+    expect(cond(s, 'Progressing')).toMatchObject({ status: 'False', reason: 'ProgressDeadlineExceeded' });
+  });
+
+  it('gives a blocker on every condition, Progressing saying the operator waits for a fix', () => {
+    const blocker = { reason: 'Forbidden', message: 'deployments.apps is forbidden' };
+    const s = desiredStatus(5, [{ component: 'api', kind: 'Deployment', workload: deployment(2, 2) }], blocker);
+    expect(s.conditions).toEqual([
+      { type: 'Ready', status: 'False', observedGeneration: 5, reason: 'Forbidden', message: 'deployments.apps is forbidden (running as before: api 2/2)' },
+      {
+        type: 'Progressing',
+        status: 'False',
+        observedGeneration: 5,
+        reason: 'Forbidden',
+        message: 'The operator cannot act on this generation until the problem is fixed.',
+      },
+      { type: 'Degraded', status: 'True', observedGeneration: 5, reason: 'Forbidden', message: 'deployments.apps is forbidden (running as before: api 2/2)' },
+    ]);
+  });
+
+  it('gives a blocker message alone when nothing runs yet', () => {
+    const s = desiredStatus(1, [], { reason: 'InvalidSpec', message: 'spec.image: is required (a string)' });
+    expect(cond(s, 'Ready')?.message).toBe('spec.image: is required (a string)');
+  });
+
+  it('is not Ready while an old pod still runs beside the updated ones', () => {
+    // Every pod of the new template is there, but the old ReplicaSet's pod is not gone yet.
+    const s = desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: deployment(2, 2, { updated: 2, total: 3 }) }], undefined);
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', message: 'Waiting for api 2/2 (rolling out)' });
+  });
+
+  it('is Ready for a Deployment scaled to zero, whose status leaves its zero counts out', () => {
+    const scaledToZero: V1Deployment = {
+      metadata: { name: 'd', generation: 4 },
+      spec: { replicas: 0, selector: {}, template: {} },
+      status: { observedGeneration: 4 },
+    };
+    const s = desiredStatus(1, [{ component: 'worker', kind: 'Deployment', workload: scaledToZero }], undefined);
+    expect(s.components?.worker).toEqual({ ready: 0, desired: 0 });
+    expect(cond(s, 'Ready')?.status).toBe('True');
+  });
+
+  it('is not Degraded for a new Deployment that has no conditions yet, nor for conditions other than a missed deadline', () => {
+    const fresh = deployment(2, 0);
+    delete fresh.status!.conditions;
+    expect(desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: fresh }], undefined).phase).toBe('Progressing');
+    const other = deployment(2, 0);
+    other.status!.conditions = [
+      { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable' },
+      { type: 'Progressing', status: 'False', reason: 'ReplicaSetCreateError' },
+      { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate' },
+    ];
+    const s = desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: other }], undefined);
+    expect(s.phase).toBe('Progressing');
+    expect(cond(s, 'Degraded')).toMatchObject({ status: 'False', reason: 'AsExpected' });
+  });
+
+  it('counts a StatefulSet whose pods are not on the update revision yet as rolling out', () => {
+    const sts = statefulSet(0);
+    sts.status = { observedGeneration: 1, replicas: 0, currentRevision: 'r1', updateRevision: 'r1' };
+    const s = desiredStatus(1, [{ component: 'redis', kind: 'StatefulSet', workload: sts }], undefined);
+    expect(cond(s, 'Ready')?.message).toBe('Waiting for redis 0/1 (rolling out)');
+  });
+});
