@@ -18,6 +18,7 @@ import {
   idle,
   memory,
   peers,
+  release,
   single,
   type ConvergeResult,
   type Ctx,
@@ -26,10 +27,11 @@ import {
   type MemoryResult,
   type Options,
   type PeersResult,
+  type ReleaseResult,
   type SingleResult,
 } from './scenarios.js';
 
-const SCENARIOS = ['floor', 'converge', 'single', 'peers', 'idle', 'memory'] as const;
+const SCENARIOS = ['floor', 'converge', 'single', 'release', 'peers', 'idle', 'memory'] as const;
 
 const USAGE = `Usage: npm run bench -- [flags]
 
@@ -281,6 +283,7 @@ async function main(): Promise<number> {
     }
   }
   const singleRes: SingleResult | undefined = want('single') ? await attempt('single', () => single(ctx)) : undefined;
+  const releaseRes: ReleaseResult | undefined = want('release') ? await attempt('release', () => release(ctx)) : undefined;
   const peersRes: PeersResult | undefined = want('peers') ? await attempt('peers', () => peers(ctx)) : undefined;
   const idleRes: IdleResult | undefined = want('idle') ? await attempt('idle', () => idle(ctx)) : undefined;
   const baseIdle: IdleResult | undefined = want('idle') && baseCtx ? await attempt('baseline idle', () => idle(baseCtx)) : undefined;
@@ -313,6 +316,10 @@ async function main(): Promise<number> {
     single_p95_ms: singleRes?.single_p95_ms ?? null,
     single_ready_p50_ms: singleRes?.single_ready_p50_ms ?? null,
     single_ready_p95_ms: singleRes?.single_ready_p95_ms ?? null,
+    release_p50_ms: releaseRes?.release_p50_ms ?? null,
+    release_p95_ms: releaseRes?.release_p95_ms ?? null,
+    release_migrating_p50_ms: releaseRes?.release_migrating_p50_ms ?? null,
+    release_migrating_p95_ms: releaseRes?.release_migrating_p95_ms ?? null,
     helm_per_app_s: peersRes?.helm_per_app_s ?? null,
     kubectl_per_app_s: peersRes?.kubectl_per_app_s ?? null,
     operator_per_app_s: peersRes?.operator_per_app_s ?? null,
@@ -353,7 +360,7 @@ async function main(): Promise<number> {
       integration_test_namespaces_seen: sharedSeen.size,
       note: opts.note,
     },
-    scenarios: { floor: floors, converge: converges, baseline_converge: baseCtx ? baseConverges : null, baseline_idle: baseIdle ?? null, single: singleRes ?? null, peers: peersRes ?? null, idle: idleRes ?? null, memory: memoryRes ?? null },
+    scenarios: { floor: floors, converge: converges, baseline_converge: baseCtx ? baseConverges : null, baseline_idle: baseIdle ?? null, single: singleRes ?? null, release: releaseRes ?? null, peers: peersRes ?? null, idle: idleRes ?? null, memory: memoryRes ?? null },
     durations_s: durations,
     errors,
   };
@@ -401,6 +408,10 @@ type Results = {
   single_p95_ms: number | null;
   single_ready_p50_ms: number | null;
   single_ready_p95_ms: number | null;
+  release_p50_ms: number | null;
+  release_p95_ms: number | null;
+  release_migrating_p50_ms: number | null;
+  release_migrating_p95_ms: number | null;
   helm_per_app_s: number | null;
   kubectl_per_app_s: number | null;
   operator_per_app_s: number | null;
@@ -455,6 +466,10 @@ function table(r: Results): string {
     ['all Ready under kwok (s)', fmt(r.ready_s)],
     ['single app to children p50 / p95 (ms)', `${fmt(r.single_p50_ms)} / ${fmt(r.single_p95_ms)}`],
     ['single app to Ready p50 / p95 (ms)', `${fmt(r.single_ready_p50_ms)} / ${fmt(r.single_ready_p95_ms)}`],
+    [
+      'release to Ready p50 / p95 (ms): without / with a migration',
+      `${fmt(r.release_p50_ms)} / ${fmt(r.release_p95_ms)}; ${fmt(r.release_migrating_p50_ms)} / ${fmt(r.release_migrating_p95_ms)}`,
+    ],
     ['per app: Helm / kubectl / operator (s)', `${fmt(r.helm_per_app_s)} / ${fmt(r.kubectl_per_app_s)} / ${fmt(r.operator_per_app_s)} (of which kubectl apply ${fmt(r.operator_kubectl_per_app_s)})`],
     ['operator per app, N at once (s)', fmt(r.operator_amortized_per_app_s)],
     ['idle requests per window, N / 0 apps', `${fmt(r.idle_requests)} / ${fmt(r.idle_requests_at_0)} (mutating ${fmt(r.idle_mutating_requests)})`],

@@ -347,6 +347,85 @@ export async function single(ctx: Ctx): Promise<SingleResult> {
 }
 
 // ---------------------------------------------------------------------------
+// 3b. Releases: an image change until api, worker and beat run it and the app is
+// Ready, with a migration that succeeds at once and without migrations, alternating.
+
+export interface ReleaseResult {
+  runs: number;
+  without_ms: number[];
+  with_ms: number[];
+  release_p50_ms: number;
+  release_p95_ms: number;
+  release_migrating_p50_ms: number;
+  release_migrating_p95_ms: number;
+}
+
+type ReleasedApp = {
+  metadata: { generation: number };
+  status?: { observedGeneration?: number; conditions?: { type: string; status: string }[]; release?: { image?: string; migration?: { phase?: string } } };
+};
+type Template = { spec: { template: { spec: { containers: { image: string }[] } } } };
+
+export async function release(ctx: Ctx): Promise<ReleaseResult> {
+  const runs = ctx.opts.singleRuns;
+  return withSetup(ctx, 'release', { namespaces: 1, apps: 2, operator: true, tracker: false }, async ({ namespaces }) => {
+    const ns = namespaces[0] as string;
+    const app = (name: string, migrations: boolean): Manifest => {
+      const m = manifest('standard', ns, name);
+      return migrations ? { ...m, spec: { ...m.spec, migrations: { command: ['migrate'] } } } : m;
+    };
+    const plain = app('plain', false);
+    const migrating = app('migrating', true);
+    const released = async (m: Manifest, image: string): Promise<boolean> => {
+      const a = await ctx.cluster.admin.request<ReleasedApp>({ method: 'GET', path: appPath(m) });
+      const ready = a.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+      if (a.status?.observedGeneration !== a.metadata.generation || !ready || a.status?.release?.image !== image) return false;
+      for (const c of ['api', 'worker', 'beat']) {
+        const d = await ctx.cluster.admin.request<Template>({ method: 'GET', path: `/apis/apps/v1/namespaces/${ns}/deployments/${m.metadata.name}-${c}` });
+        if (d.spec.template.spec.containers[0]?.image !== image) return false;
+      }
+      return true;
+    };
+    const until = async (m: Manifest, image: string, timeoutMs = 180_000) => {
+      const deadline = performance.now() + timeoutMs;
+      while (!(await released(m, image).catch(() => false))) {
+        if (performance.now() > deadline) throw new Error(`release: ${m.metadata.name} did not run ${image} within ${timeoutMs} ms`);
+        await sleep(100);
+      }
+      return performance.now();
+    };
+    const roll = async (m: Manifest, image: string) => {
+      const t0 = performance.now();
+      await ctx.cluster.admin.apply(appPath(m), { ...m, spec: { ...m.spec, image } }, 'bench');
+      return Math.round((await until(m, image)) - t0);
+    };
+    await Promise.all([plain, migrating].map((m) => ctx.cluster.admin.apply(appPath(m), m, 'bench')));
+    await Promise.all([plain, migrating].map((m) => until(m, m.spec.image as string)));
+    const without: number[] = [];
+    const withMigration: number[] = [];
+    // Run 0 warms up and is not counted; the order alternates so drift falls on both.
+    for (let i = 0; i <= runs; i++) {
+      const image = `ghcr.io/acme/backend:2.${i}.0`;
+      const order: [Manifest, number[]][] = i % 2 ? [[migrating, withMigration], [plain, without]] : [[plain, without], [migrating, withMigration]];
+      for (const [m, into] of order) {
+        const ms = await roll(m, image);
+        if (i > 0) into.push(ms);
+      }
+    }
+    log(`release: p50 ${percentile(without, 50)} ms without migrations, ${percentile(withMigration, 50)} ms with one`);
+    return {
+      runs,
+      without_ms: without,
+      with_ms: withMigration,
+      release_p50_ms: percentile(without, 50),
+      release_p95_ms: percentile(without, 95),
+      release_migrating_p50_ms: percentile(withMigration, 50),
+      release_migrating_p95_ms: percentile(withMigration, 95),
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------
 // 4. Peers: a Helm release per app, kubectl apply --server-side, the operator
 
 export interface PeersResult {
