@@ -17,6 +17,9 @@ export default {
   ],
   coverageAnalysis: 'perTest',
   concurrency: 2,
+  // The machine's two cores are often shared with a cluster drill; a mutant's tests can
+  // run several times slower than in the dry run, which must not read as a timeout.
+  timeoutMS: 30_000,
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
