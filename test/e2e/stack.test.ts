@@ -39,15 +39,14 @@ afterEach(async (ctx) => {
  * config/samples/finwise.yaml as it is, less MongoDB: no Debian package or registry
  * this machine reaches ships mongod, so no MongoDB image can be built here (its
  * rendering and probe are covered by unit tests). The fixture app's readiness needs
- * its table; with no migration step in the operator yet, APP_CREATE_SCHEMA=1 has the
- * api create it at startup (under an advisory lock, so replicas do not race).
+ * its table, which only its migration creates (`python3 -m app.migrate`): the api
+ * can become Ready only after the operator's migration Job ran.
  */
 function sample(): Manifest {
   const m = finwise(ns.name);
   const databases = { ...(m.spec.databases as Record<string, unknown>) };
   delete databases.mongodb;
-  const env = [...((m.spec.env as unknown[]) ?? []), { name: 'APP_CREATE_SCHEMA', value: '1' }];
-  return { ...m, spec: { ...m.spec, env, databases } };
+  return { ...m, spec: { ...m.spec, databases, migrations: { command: ['python3', '-m', 'app.migrate'], timeoutSeconds: 300 } } };
 }
 
 const figures: Record<string, string> = {};
@@ -78,17 +77,36 @@ describe('the sample on the real node', () => {
   it('becomes Ready by its real probes, every pod on the real node', async () => {
     const started = Date.now();
     await apply(sample());
-    const app = await waitReady(ns.name, 'finwise', 420_000);
+    const app = (await waitReady(ns.name, 'finwise', 420_000)) as AppObject & { status?: { release?: { migration?: { job: string; phase: string } } } };
     note('apply → Ready (s)', ((Date.now() - started) / 1000).toFixed(1));
     expect(app.status?.components).toMatchObject({ api: { ready: 3, desired: 3 }, worker: { ready: 2, desired: 2 }, beat: { ready: 1 }, flower: { ready: 1 } });
     const pods = JSON.parse(await kubectlOk(['get', 'pods', '-n', ns.name, '-o', 'json'])) as {
-      items: { metadata: { name: string }; spec: { nodeName: string }; status: { containerStatuses?: { ready: boolean; started?: boolean }[] } }[];
+      items: {
+        metadata: { name: string; labels?: Record<string, string> };
+        spec: { nodeName: string };
+        status: { phase: string; containerStatuses?: { ready: boolean; started?: boolean }[] };
+      }[];
     };
-    expect(pods.items.length).toBe(3 + 2 + 1 + 1 + 2);
-    for (const p of pods.items) {
+    const migration = pods.items.filter((p) => p.metadata.labels?.['app.kubernetes.io/component'] === 'migrate');
+    const serving = pods.items.filter((p) => !migration.includes(p));
+    expect(serving.length).toBe(3 + 2 + 1 + 1 + 2);
+    for (const p of serving) {
       expect(p.spec.nodeName, p.metadata.name).toBe(REAL_NODE);
       expect(p.status.containerStatuses?.every((c) => c.ready), p.metadata.name).toBe(true);
     }
+    // The migration ran for real, on the real node, and before any api pod was ready.
+    expect(app.status?.release?.migration?.phase).toBe('Succeeded');
+    expect(migration.map((p) => [p.spec.nodeName, p.status.phase])).toEqual([[REAL_NODE, 'Succeeded']]);
+    const job = JSON.parse(await kubectlOk(['get', 'job', app.status?.release?.migration?.job ?? '', '-n', ns.name, '-o', 'json'])) as {
+      status: { completionTime: string };
+    };
+    const apiPods = JSON.parse(await kubectlOk(['get', 'pods', '-n', ns.name, '-l', 'app.kubernetes.io/component=api', '-o', 'json'])) as {
+      items: { metadata: { creationTimestamp: string } }[];
+    };
+    for (const p of apiPods.items) expect(Date.parse(p.metadata.creationTimestamp)).toBeGreaterThanOrEqual(Math.floor(Date.parse(job.status.completionTime) / 1000) * 1000);
+    const log = await kubectlOk(['logs', '-n', ns.name, `job/${app.status?.release?.migration?.job}`]);
+    expect(log).toContain('migrate: table items is ready');
+    note('migration Job', app.status?.release?.migration?.job ?? '');
   });
 
   it('runs a task the api enqueues on the worker, and the api reads its row back', async () => {
