@@ -162,7 +162,8 @@ describe('the operator as the chart ServiceAccount', () => {
     const drop = smallApp(ns.name, 'drop', {
       databases: { postgres: { version: '15', storage: { size: '1Gi' }, deletionPolicy: 'Delete' }, redis: { version: '7', deletionPolicy: 'Delete' } },
     });
-    await Promise.all([apply(smallApp(ns.name, 'keep')), apply(drop)]);
+    // keep releases through a migration Job, so the Job rules are exercised too.
+    await Promise.all([apply(smallApp(ns.name, 'keep', { migrations: { command: ['migrate'] } })), apply(drop)]);
     await Promise.all([waitReady(ns.name, 'keep'), waitReady(ns.name, 'drop')]);
     const creds = await secretData(ns.name, 'keep-postgres-credentials');
     expect(await exists(ns.name, 'pvc/data-drop-postgres-0')).toBe(true);
