@@ -33,3 +33,12 @@ describe('flower', () => {
     expect(flowerDeployment(app)?.spec?.replicas).toBe(1);
   });
 });
+
+describe('flower pod', () => {
+  it('names its container port, which the Service and probes target, and mounts a writable /tmp', () => {
+    const spec = flowerDeployment(finwise())?.spec?.template.spec;
+    expect(spec?.containers[0]?.ports).toEqual([{ name: 'http', containerPort: 5555, protocol: 'TCP' }]);
+    expect(spec?.containers[0]?.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+    expect(spec?.volumes).toEqual([{ name: 'tmp', emptyDir: {} }]);
+  });
+});

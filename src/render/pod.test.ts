@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { V1PodSpec } from '@kubernetes/client-node';
 import { finwise, makeApp } from './fixtures.test-util.js';
-import { appContainer, appEnv, appPod, hardenedPod, resourceRequirements, restrictedViolations } from './pod.js';
+import { apiDeployment } from './api.js';
+import { workerDeployment } from './worker.js';
+import { appContainer, appEnv, appPod, componentDeployment, hardenedPod, resourceRequirements, restrictedViolations, startFirstRollout } from './pod.js';
 
 describe('hardened pods', () => {
   it('meet Pod Security restricted', () => {
@@ -88,5 +90,92 @@ describe('resourceRequirements', () => {
     expect(resourceRequirements({ requests: { cpu: 1, memory: '1Gi' } })).toEqual({ requests: { cpu: '1', memory: '1Gi' }, limits: undefined });
     expect(resourceRequirements({ requests: {} })).toBeUndefined();
     expect(resourceRequirements(undefined)).toBeUndefined();
+  });
+});
+
+describe('restrictedViolations, rule by rule', () => {
+  const compliant = (): V1PodSpec =>
+    hardenedPod({ containers: [{ name: 'c', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }] }, { runAsUser: 1, runAsGroup: 1, fsGroup: 1 });
+
+  it('forbids each host namespace', () => {
+    for (const host of [{ hostNetwork: true }, { hostPID: true }, { hostIPC: true }]) {
+      expect(restrictedViolations({ ...compliant(), ...host }), JSON.stringify(host)).toEqual(['host namespaces are forbidden']);
+    }
+  });
+
+  it('wants runAsNonRoot from the container or the pod', () => {
+    const spec = compliant();
+    spec.securityContext = { ...spec.securityContext, runAsNonRoot: undefined };
+    expect(restrictedViolations(spec)).toEqual(['container c: runAsNonRoot must be true']);
+    spec.containers[0]!.securityContext = { ...spec.containers[0]!.securityContext, runAsNonRoot: true };
+    expect(restrictedViolations(spec)).toEqual([]);
+  });
+
+  it('allows adding NET_BIND_SERVICE only, and a Localhost seccomp profile', () => {
+    const spec = compliant();
+    spec.containers[0]!.securityContext = { ...spec.containers[0]!.securityContext, capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } };
+    spec.containers[0]!.securityContext.seccompProfile = { type: 'Localhost', localhostProfile: 'profiles/app.json' };
+    expect(restrictedViolations(spec)).toEqual([]);
+    spec.containers[0]!.securityContext.capabilities = { drop: ['ALL'], add: ['NET_BIND_SERVICE', 'NET_ADMIN', 'SYS_TIME'] };
+    expect(restrictedViolations(spec)).toEqual(['container c: capabilities NET_ADMIN, SYS_TIME may not be added']);
+  });
+
+  it('wants capabilities dropped when the container names none', () => {
+    const spec = compliant();
+    spec.containers[0]!.securityContext = { allowPrivilegeEscalation: false };
+    expect(restrictedViolations(spec)).toEqual(['container c: capabilities must drop ALL']);
+  });
+
+  it('forbids host ports, in init containers too', () => {
+    const spec = compliant();
+    spec.initContainers = [{ name: 'init', ports: [{ containerPort: 80, hostPort: 80 }], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }];
+    spec.containers[0]!.ports = [{ containerPort: 8000 }];
+    expect(restrictedViolations(spec)).toEqual(['container init: hostPort is forbidden']);
+  });
+});
+
+describe('componentDeployment', () => {
+  it('selects its pods by the stable labels and gives them the full set', () => {
+    const app = makeApp({ image: 'x:1' }, { namespace: 'team-a' });
+    const d = componentDeployment(app, 'worker', { replicas: 2, strategy: startFirstRollout, pod: { containers: [] } });
+    expect(d.metadata).toMatchObject({ name: 'shop-worker', namespace: 'team-a' });
+    expect(d.spec?.selector).toEqual({
+      matchLabels: { 'app.kubernetes.io/instance': 'shop', 'app.kubernetes.io/component': 'worker', 'app.kubernetes.io/managed-by': 'backendapp-operator' },
+    });
+    expect(d.spec?.template.metadata).toEqual({
+      labels: {
+        'app.kubernetes.io/name': 'shop',
+        'app.kubernetes.io/instance': 'shop',
+        'app.kubernetes.io/component': 'worker',
+        'app.kubernetes.io/part-of': 'shop',
+        'app.kubernetes.io/managed-by': 'backendapp-operator',
+      },
+    });
+  });
+});
+
+describe('app pods spread over nodes', () => {
+  it('one pod of each component per node where it can, by the component\'s selector', () => {
+    const app = finwise();
+    for (const d of [appPodOf('api'), appPodOf('worker')]) {
+      expect(d.spec.topologySpreadConstraints).toEqual([
+        {
+          maxSkew: 1,
+          topologyKey: 'kubernetes.io/hostname',
+          whenUnsatisfiable: 'ScheduleAnyway',
+          labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'finwise', 'app.kubernetes.io/component': d.component, 'app.kubernetes.io/managed-by': 'backendapp-operator' } },
+        },
+      ]);
+    }
+    function appPodOf(component: 'api' | 'worker') {
+      const rendered = component === 'api' ? apiDeployment(app) : workerDeployment(app);
+      return { component, spec: rendered?.spec?.template.spec ?? { containers: [] } };
+    }
+  });
+});
+
+describe('resourceRequirements, partly given', () => {
+  it('leaves out a resource given without a value', () => {
+    expect(resourceRequirements({ requests: { cpu: '1', memory: undefined }, limits: { memory: '1Gi' } })).toEqual({ requests: { cpu: '1' }, limits: { memory: '1Gi' } });
   });
 });

@@ -127,3 +127,18 @@ describe('connectionEnv', () => {
     expect(connectionEnv(makeApp({ image: 'x:1', databases: { postgres: { version: '16' } } })).map((e) => e.name)).toEqual(['DATABASE_URL']);
   });
 });
+
+describe('isRetained', () => {
+  it('is true only for credentials labelled Retain', () => {
+    const labelled = (labels: Record<string, string> | undefined) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', labels } });
+    expect(isRetained(labelled({ 'backendapp.io/credentials': 'true', 'backendapp.io/deletion-policy': 'Retain' }))).toBe(true);
+    expect(isRetained(labelled({ 'backendapp.io/credentials': 'true', 'backendapp.io/deletion-policy': 'Delete' }))).toBe(false);
+    expect(isRetained(labelled({ 'backendapp.io/deletion-policy': 'Retain' }))).toBe(false);
+    expect(isRetained(labelled(undefined))).toBe(false);
+  });
+
+  it('stores Secret data base64-encoded, as the API requires', () => {
+    const secret = flowerCredentials(finwise(), { existingSecrets: {}, randomSecret: counterRandom() });
+    expect(secret?.data?.username).toBe(Buffer.from('admin').toString('base64'));
+  });
+});

@@ -139,3 +139,75 @@ describe('database Services', () => {
     ]);
   });
 });
+
+describe('database pods, field by field', () => {
+  it('label the pod template with the full set, which the StatefulSet selects and NetworkPolicies admit', () => {
+    const sts = databaseStatefulSet(finwise(), 'postgres');
+    expect(sts?.spec?.template.metadata?.labels).toEqual({
+      'app.kubernetes.io/name': 'postgres',
+      'app.kubernetes.io/instance': 'finwise',
+      'app.kubernetes.io/component': 'postgres',
+      'app.kubernetes.io/part-of': 'finwise',
+      'app.kubernetes.io/managed-by': 'backendapp-operator',
+    });
+    expect(sts?.spec?.selector.matchLabels).toEqual({
+      'app.kubernetes.io/instance': 'finwise',
+      'app.kubernetes.io/component': 'postgres',
+      'app.kubernetes.io/managed-by': 'backendapp-operator',
+    });
+  });
+
+  it('name the container port after the database, which the Services target', () => {
+    expect(container('postgres').ports).toEqual([{ name: 'postgres', containerPort: 5432, protocol: 'TCP' }]);
+    expect(container('redis').ports).toEqual([{ name: 'redis', containerPort: 6379, protocol: 'TCP' }]);
+    expect(container('mongodb').ports).toEqual([{ name: 'mongodb', containerPort: 27017, protocol: 'TCP' }]);
+    expect(databaseHeadlessService(finwise(), 'mongodb')?.spec?.ports).toEqual([{ name: 'mongodb', port: 27017, targetPort: 'mongodb', protocol: 'TCP' }]);
+  });
+
+  it('leave the root filesystem writable for the entrypoints, with every other restriction', () => {
+    expect(container('redis').securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: false, runAsNonRoot: true });
+  });
+
+  it('claim one ReadWriteOnce volume of the size asked for', () => {
+    expect(databaseStatefulSet(finwise(), 'redis')?.spec?.volumeClaimTemplates).toEqual([
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: {
+          name: 'data',
+          labels: { 'app.kubernetes.io/instance': 'finwise', 'app.kubernetes.io/component': 'redis', 'app.kubernetes.io/managed-by': 'backendapp-operator' },
+        },
+        spec: { accessModes: ['ReadWriteOnce'], storageClassName: undefined, resources: { requests: { storage: '1Gi' } } },
+      },
+    ]);
+    expect(container('redis').volumeMounts?.[0]).toEqual({ name: 'data', mountPath: '/data' });
+  });
+
+  it('initialise PostgreSQL with the user and database of the spec, its password from the Secret, its data in PGDATA', () => {
+    expect(container('postgres').env).toEqual([
+      { name: 'POSTGRES_USER', value: 'app' },
+      { name: 'POSTGRES_DB', value: 'app' },
+      { name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: 'finwise-postgres-credentials', key: 'password' } } },
+      { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
+    ]);
+  });
+
+  it('initialise MongoDB\'s root user and database from the spec and the Secret', () => {
+    expect(container('mongodb').env).toEqual([
+      { name: 'MONGO_INITDB_ROOT_USERNAME', value: 'app' },
+      { name: 'MONGO_INITDB_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: 'finwise-mongodb-credentials', key: 'password' } } },
+      { name: 'MONGO_INITDB_DATABASE', value: 'app' },
+    ]);
+  });
+
+  it('run the MongoDB and Redis probes through sh, for the variables and the comparison', () => {
+    expect(container('mongodb').readinessProbe?.exec?.command?.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(container('redis').readinessProbe?.exec?.command).toEqual(['sh', '-c', 'test "$(redis-cli -p 6379 ping)" = PONG']);
+  });
+
+  it('lay PostgreSQL 18 and later out under /var/lib/postgresql, by the major version only', () => {
+    expect(postgresLayout('18')).toEqual({ mountPath: '/var/lib/postgresql', pgdata: '/var/lib/postgresql/data' });
+    expect(postgresLayout('18.1-bookworm')).toEqual({ mountPath: '/var/lib/postgresql', pgdata: '/var/lib/postgresql/data' });
+    expect(postgresLayout('17.6')).toEqual({ mountPath: '/var/lib/postgresql/data', pgdata: '/var/lib/postgresql/data/pgdata' });
+  });
+});
