@@ -384,11 +384,11 @@ function abSide(entry: string | undefined, converges: ConvergeResult[], floorS: 
   const convergeS = median(converges.map((c) => c.converge_s));
   return {
     entry,
-    converge_s: convergeS,
+    converge_s: r2(convergeS),
     converge_ratio: floorS && convergeS !== null ? r2(convergeS / floorS) : null,
     requests_per_app: median(converges.map((c) => c.operator_requests_per_app)),
     reconciles_per_app: median(converges.map((c) => c.reconciles_per_app)),
-    operator_cpu_s: median(converges.map((c) => c.operator_cpu_s)),
+    operator_cpu_s: r2(median(converges.map((c) => c.operator_cpu_s))),
     rss_mb_after: median(converges.map((c) => c.rss_mb_after)),
     idle_requests: idleRes?.atN.requests ?? null,
     idle_mutating_requests: idleRes?.atN.mutating ?? null,
