@@ -323,8 +323,11 @@ start_kube_scheduler() {
 start_kwok() {
   # Node leases keep the simulated nodes Ready on a loaded machine; without them a
   # late status heartbeat marks every pod NotReady, and kwok never marks them back.
+  # The pod stages come from the checkout (hack/kwok/stages.yaml): every pod Running
+  # and Ready, a Job's pod Succeeded or Failed as its first container's command says.
+  # Node stages stay kwok's built-in ones.
   log "starting kwok with $nodes simulated nodes"
-  start kwok "$bin/kwok" --kubeconfig "$kubeconfig" \
+  start kwok "$bin/kwok" --kubeconfig "$kubeconfig" --config "$here/kwok/stages.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --cidr 10.244.0.0/16 --node-ip 10.240.0.1 --server-address "" --node-lease-duration-seconds 40
 }
