@@ -31,6 +31,7 @@ describe('genericMessage', () => {
     expect(raw({ code: 'invalid_type', expected: 'number', input: 'x' })).toBe('must be a number, not a string');
     expect(raw({ code: 'invalid_type', expected: 'string', input: true })).toBe('must be a string, not a boolean');
     expect(raw({ code: 'invalid_type', expected: 'int', input: 'x' })).toBe('must be an int, not a string');
+    expect(raw({ code: 'invalid_type', expected: 'object', input: 5 })).toBe('must be a mapping, not a number');
     expect(raw({ code: 'invalid_type', expected: 'object', input: undefined })).toBe('is required (a mapping)');
   });
 
@@ -63,14 +64,14 @@ describe('toFieldErrors', () => {
     expect(
       toFieldErrors([
         issue({ code: 'invalid_type', path: ['a'], input: undefined, message: 'is required' }),
-        issue({ code: 'custom', path: ['b'], input: { x: 1 }, message: 'must exceed minReplicas' }),
+        issue({ code: 'custom', path: ['b'], input: 'v5', message: 'must be 6 or later' }),
         issue({ code: 'too_small', path: ['c'], input: 0, message: 'must be at least 1' }),
         issue({ code: 'invalid_type', path: ['d'], input: false, message: 'must be a string' }),
         issue({ code: 'invalid_type', path: ['e'], input: { x: 1 }, message: 'must be a list' }),
       ]),
     ).toEqual([
       { path: 'a', message: 'is required' },
-      { path: 'b', message: 'must exceed minReplicas' },
+      { path: 'b', message: 'must be 6 or later' },
       { path: 'c', message: 'must be at least 1 (got 0)' },
       { path: 'd', message: 'must be a string (got false)' },
       { path: 'e', message: 'must be a list' },

@@ -37,15 +37,13 @@ export function toFieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[]
       for (const key of iss.keys) errors.push({ path: formatPath([...iss.path, key]), message: iss.message });
       continue;
     }
-    // Cross-field messages describe a relation, not a value; the rest say what they got.
-    const suffix = iss.code === 'custom' || (iss.code === 'invalid_type' && iss.input === undefined) ? '' : got(iss.input);
+    // Cross-field messages describe a relation, not a value; the rest say what they got
+    // (a missing value shows nothing: got(undefined) is '').
+    const suffix = iss.code === 'custom' ? '' : got(iss.input);
     errors.push({ path: formatPath(iss.path), message: `${iss.message}${suffix}` });
   }
-  // Stable order for people and tests: by path, keeping zod's order within a path.
-  return errors
-    .map((e, i) => ({ e, i }))
-    .sort((a, b) => (a.e.path < b.e.path ? -1 : a.e.path > b.e.path ? 1 : a.i - b.i))
-    .map(({ e }) => e);
+  // Stable order for people and tests: by path; sort is stable, so zod's order stays within a path.
+  return errors.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 export function genericMessage(iss: z.core.$ZodRawIssue): string | undefined {
