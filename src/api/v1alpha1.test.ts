@@ -168,3 +168,120 @@ describe('numeric bounds', () => {
     expect(rangeErrors(path, max + 1).join(), `${path} = ${max + 1}`).toMatch(message);
   });
 });
+
+// Cross-field rules on their own, each with a manifest that keeps it and one that
+// breaks it, and the message people get.
+describe('cross-field rules', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: the tests break the manifest on purpose, at any depth
+  type Loose = any;
+  type Edit = (spec: Loose, m: Loose) => void;
+  /** The errors of the sample after `edit`, as the CLI prints them ('' when valid). */
+  function errors(edit: Edit): string {
+    const m: Loose = sampleManifest();
+    edit(m.spec, m);
+    const result = validateBackendApp(m);
+    return result.ok ? '' : formatFieldErrors(result.errors);
+  }
+
+  it('lets a request or a limit stand alone; only both together are compared', () => {
+    expect(errors((s) => (s.api.resources = { requests: { cpu: '4' } }))).toBe('');
+    expect(errors((s) => (s.api.resources = { requests: { cpu: '1', memory: '4Gi' }, limits: { cpu: '2' } }))).toBe('');
+    expect(errors((s) => (s.api.resources = { requests: { cpu: '500m' }, limits: { memory: '1Gi' } }))).toBe('');
+  });
+
+  it('says a missing maxReplicas is required, and a wrong one is not a number', () => {
+    expect(errors((s) => (s.api.autoscaling = { minReplicas: 2 }))).toBe('  spec.api.autoscaling.maxReplicas: is required: the most pods the autoscaler may run');
+    expect(errors((s) => (s.api.autoscaling = { maxReplicas: 'ten' }))).toBe(
+      '  spec.api.autoscaling.maxReplicas: must be a number, not a string (got "ten")',
+    );
+  });
+
+  it('wants the CPU request when autoscaling on CPU, the default target, and the memory request for a memory target', () => {
+    const cpuRequired =
+      '  spec.worker.resources.requests.cpu: is required when autoscaling on CPU (targetCPUUtilizationPercentage, the default target): utilization is measured against the request';
+    const memoryRequired = '  spec.worker.resources.requests.memory: is required when targetMemoryUtilizationPercentage is set: utilization is measured against the request';
+    expect(errors((s) => (s.worker.autoscaling = { maxReplicas: 4 }))).toBe(cpuRequired);
+    expect(errors((s) => {
+        s.worker.autoscaling = { maxReplicas: 4 };
+        s.worker.resources = { limits: { cpu: '1' } };
+      })).toBe(cpuRequired);
+    expect(
+      errors((s) => {
+        s.worker.autoscaling = { maxReplicas: 4, targetCPUUtilizationPercentage: 70, targetMemoryUtilizationPercentage: 70 };
+        s.worker.resources = { requests: { memory: '1Gi' } };
+      }),
+    ).toBe(cpuRequired);
+    expect(errors((s) => {
+        s.worker.autoscaling = { maxReplicas: 4, targetMemoryUtilizationPercentage: 70 };
+        s.worker.resources = { requests: { memory: '1Gi' } };
+      })).toBe('');
+    expect(errors((s) => {
+        s.worker.autoscaling = { maxReplicas: 4, targetMemoryUtilizationPercentage: 70 };
+        s.worker.resources = { limits: { memory: '1Gi' } };
+      })).toBe(
+      memoryRequired,
+    );
+    expect(errors((s) => (s.worker.autoscaling = { maxReplicas: 4, targetMemoryUtilizationPercentage: 70 }))).toBe(memoryRequired);
+  });
+
+  it('takes a variable from exactly one source, and not beside a literal value', () => {
+    const fromSecret = { name: 'API_KEY', valueFrom: { secretKeyRef: { name: 'keys', key: 'api' } } };
+    expect(errors((s) => (s.env = [fromSecret]))).toBe('');
+    expect(errors((s) => (s.env = [{ name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }]))).toBe('');
+    expect(errors((s) => (s.env = [{ name: 'A', valueFrom: { secretKeyRef: { name: 'k', key: 'a' }, configMapKeyRef: { name: 'c', key: 'a' } } }]))).toBe(
+      '  spec.env[0].valueFrom: must set exactly one of secretKeyRef, configMapKeyRef or fieldRef',
+    );
+    expect(errors((s) => (s.env = [{ ...fromSecret, value: 'literal' }]))).toBe(
+      '  spec.env[0].valueFrom: must not be set together with value: give either a literal value or valueFrom',
+    );
+  });
+
+  it('takes envFrom from a Secret or a ConfigMap, one per entry', () => {
+    expect(errors((s) => (s.envFrom = [{ configMapRef: { name: 'settings' } }, { secretRef: { name: 'keys' }, prefix: 'APP_' }]))).toBe('');
+    expect(errors((s) => (s.envFrom = [{ configMapRef: { name: 'settings' }, secretRef: { name: 'keys' } }]))).toBe(
+      '  spec.envFrom[0]: must set exactly one of secretRef or configMapRef',
+    );
+    expect(errors((s) => (s.envFrom = [{ prefix: 'APP_' }]))).toBe('  spec.envFrom[0]: must set exactly one of secretRef or configMapRef');
+  });
+
+  it('names a duplicate variable and queue, and where the first one is', () => {
+    expect(errors((s) => (s.env = [{ name: 'A', value: '1' }, { name: 'B', value: '2' }, { name: 'A', value: '3' }]))).toBe(
+      '  spec.env[2].name: duplicate variable "A" (also at index 0); names must be unique',
+    );
+    expect(errors((s) => (s.worker.queues = ['default', 'emails', 'default']))).toBe('  spec.worker.queues[2]: duplicate queue "default"; queue names must be unique');
+  });
+
+  it('takes Redis 6 and later, two-digit majors included', () => {
+    expect(errors((s) => (s.databases.redis.version = '6'))).toBe('');
+    expect(errors((s) => (s.databases.redis.version = '10.0'))).toBe('');
+    expect(errors((s) => (s.databases.redis.version = '5.0'))).toContain('spec.databases.redis.version: must be 6 or later');
+  });
+
+  it('wants Redis for Flower, also when no database is declared at all', () => {
+    expect(errors((s) => delete s.databases)).toBe("  spec.flower: needs spec.databases.redis: Flower reads the Celery broker, which is the app's Redis");
+  });
+
+  it('says a missing or mistyped name plainly', () => {
+    expect(errors((_s, m) => delete m.metadata.name)).toBe('  metadata.name: is required');
+    expect(errors((_s, m) => (m.metadata.name = 7))).toBe('  metadata.name: must be a string, not a number; quote it in YAML (got 7)');
+  });
+});
+
+describe('status', () => {
+  const withConditions = (types: string[]) => {
+    const m = sampleManifest();
+    m.status = {
+      phase: 'Ready',
+      conditions: types.map((type) => ({ type, status: 'True', lastTransitionTime: '2025-01-01T00:00:00Z', reason: 'R', message: '' })),
+    };
+    return validateBackendApp(m);
+  };
+
+  it('is read with one condition of each type, and dropped with two of one type', () => {
+    const kept = withConditions(['Ready', 'Progressing']);
+    expect(kept.ok && kept.app.status?.conditions?.map((c) => c.type)).toEqual(['Ready', 'Progressing']);
+    const twice = withConditions(['Ready', 'Progressing', 'Ready']);
+    expect(twice.ok).toBe(true);
+    expect(twice.ok && twice.app.status).toBeUndefined();
+  });
+});
