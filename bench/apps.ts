@@ -59,7 +59,7 @@ export function render(m: Manifest): KubernetesObject[] {
 export function volumesPerApp(profile: Profile): number {
   return render(manifest(profile, 'x', 'x'))
     .filter((o) => o.kind === 'StatefulSet')
-    .reduce((n, o) => n + (((o as { spec?: { volumeClaimTemplates?: unknown[] } }).spec?.volumeClaimTemplates?.length) ?? 0), 0);
+    .reduce((n, o) => n + ((o as { spec?: { volumeClaimTemplates?: unknown[] } }).spec?.volumeClaimTemplates?.length ?? 0), 0);
 }
 
 /** "Deployment/app-0-api": how the tracker names an expected child. */

@@ -60,8 +60,14 @@ export async function prepareCluster(opts: { operatorKubeconfig?: string }): Pro
   env.KUBECONFIG = kubeconfig;
   env.PATH = `${binDir}${path.delimiter}${env.PATH ?? ''}`;
 
-  execFileSync(path.join(binDir, 'kubectl'), ['apply', '--server-side', '--force-conflicts', '-f', path.join(root, 'crds')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  execFileSync(path.join(binDir, 'kubectl'), ['wait', '--for=condition=Established', 'crd/backendapps.backendapp.io', '--timeout=60s'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(path.join(binDir, 'kubectl'), ['apply', '--server-side', '--force-conflicts', '-f', path.join(root, 'crds')], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  execFileSync(path.join(binDir, 'kubectl'), ['wait', '--for=condition=Established', 'crd/backendapps.backendapp.io', '--timeout=60s'], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 
   let operatorKubeconfig = opts.operatorKubeconfig ?? '';
   let operatorUser = '';
@@ -104,7 +110,9 @@ function benchIdentity(stateDir: string, adminKubeconfig: string): { kubeconfig:
   // Re-issued when the cluster (and so its CA) is newer than our certificate.
   const fresh = existsSync(crt) && readFileSync(crt, 'utf8').length > 0 && !isOlderThan(crt, caCrt);
   if (!fresh) {
-    execFileSync('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/O=system:masters/CN=${BENCH_USER}`, '-keyout', key, '-out', csr], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/O=system:masters/CN=${BENCH_USER}`, '-keyout', key, '-out', csr], {
+      stdio: 'ignore',
+    });
     writeFileSync(ext, 'extendedKeyUsage=clientAuth\n');
     execFileSync(
       'openssl',
@@ -317,12 +325,7 @@ export function cpuDelta(before: Record<string, number>, after: Record<string, n
 // ---------------------------------------------------------------------------
 // Tools
 
-export async function runTool(
-  c: Cluster,
-  tool: 'kubectl' | 'helm',
-  args: string[],
-  input?: string,
-): Promise<{ stdout: string; ms: number }> {
+export async function runTool(c: Cluster, tool: 'kubectl' | 'helm', args: string[], input?: string): Promise<{ stdout: string; ms: number }> {
   const started = performance.now();
   const child = execFileAsync(path.join(c.binDir, tool), args, { env: c.env, maxBuffer: 64 * 1024 * 1024, timeout: 300_000 });
   if (input !== undefined) child.child.stdin?.end(input);

@@ -56,7 +56,11 @@ if (summaries.length >= 2) {
   const b = summaries[summaries.length - 1] as (typeof summaries)[number];
   process.stdout.write(`\ngrowth from ${path.basename(a.file)} to ${path.basename(b.file)}: ${mb(b.total - a.total)}\n`);
   const keys = new Set([...a.by.keys(), ...b.by.keys()]);
-  const rows = [...keys].map((k) => ({ k, bytes: (b.by.get(k)?.bytes ?? 0) - (a.by.get(k)?.bytes ?? 0), count: (b.by.get(k)?.count ?? 0) - (a.by.get(k)?.count ?? 0) }));
+  const rows = [...keys].map((k) => ({
+    k,
+    bytes: (b.by.get(k)?.bytes ?? 0) - (a.by.get(k)?.bytes ?? 0),
+    count: (b.by.get(k)?.count ?? 0) - (a.by.get(k)?.count ?? 0),
+  }));
   for (const r of rows.sort((x, y) => y.bytes - x.bytes).slice(0, limit)) {
     process.stdout.write(`  ${mb(r.bytes)} ${String(r.count).padStart(9)}  ${r.k}\n`);
   }

@@ -35,8 +35,7 @@ export class Kube {
     const cluster = kc.getCurrentCluster();
     const user = kc.getCurrentUser();
     if (!cluster || !user) throw new Error(`${kubeconfigPath}: no current cluster or user`);
-    const file = (p: string | undefined, data: string | undefined) =>
-      p ? readFileSync(p) : data ? Buffer.from(data, 'base64') : undefined;
+    const file = (p: string | undefined, data: string | undefined) => (p ? readFileSync(p) : data ? Buffer.from(data, 'base64') : undefined);
     this.server = new URL(cluster.server);
     this.agent = new https.Agent({
       keepAlive: true,

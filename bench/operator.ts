@@ -32,7 +32,8 @@ export function operatorEntry(build: OperatorBuild, workDir: string): { entry: s
     });
   } catch (err) {
     // tsc still emits on type errors; only a missing entry point is fatal.
-    if (!existsSync(path.join(out, 'dist/src/cli.js'))) throw new Error(`tsc did not build the operator: ${String((err as { stdout?: Buffer }).stdout ?? err)}`);
+    if (!existsSync(path.join(out, 'dist/src/cli.js')))
+      throw new Error(`tsc did not build the operator: ${String((err as { stdout?: Buffer }).stdout ?? err)}`);
     log('tsc reported type errors; running what it emitted');
   }
   cpSync(path.join(root, 'bin'), path.join(out, 'bin'), { recursive: true });

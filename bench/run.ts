@@ -101,7 +101,10 @@ function parseOptions(argv: string[]): Options {
     return n;
   };
   const apps = int('apps', values.apps, 1);
-  const scenarios = values.scenarios.split(',').map((x) => x.trim()).filter(Boolean);
+  const scenarios = values.scenarios
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   for (const x of scenarios) if (!(SCENARIOS as readonly string[]).includes(x)) usage(`unknown scenario "${x}"`);
   if (!(PROFILES as readonly string[]).includes(values.profile)) usage(`unknown profile "${values.profile}"`);
   const memoryAt = (values['memory-at'] ?? `0,${apps}`).split(',').map((x) => int('memory-at', x.trim(), 0));
@@ -210,7 +213,9 @@ async function main(): Promise<number> {
   const workDir = path.join(root, 'bench/results/tmp', runId);
   mkdirSync(workDir, { recursive: true });
   const cluster = await prepareCluster(process.env.BENCH_OPERATOR_KUBECONFIG ? { operatorKubeconfig: process.env.BENCH_OPERATOR_KUBECONFIG } : {});
-  log(`run ${runId}: ${opts.apps} apps (${opts.profile}), scenarios ${opts.scenarios.join(',')}; operator as ${cluster.operatorUser}; work dir ${path.relative(root, workDir)}`);
+  log(
+    `run ${runId}: ${opts.apps} apps (${opts.profile}), scenarios ${opts.scenarios.join(',')}; operator as ${cluster.operatorUser}; work dir ${path.relative(root, workDir)}`,
+  );
 
   const { entry, runs } = opts.entry ? { entry: opts.entry, runs: `given: ${opts.entry}` } : operatorEntry(opts.build, workDir);
   const ctx: Ctx = { cluster, opts, runId, entry, workDir, live: { operators: new Set(), namespaces: new Set() } };
@@ -218,7 +223,7 @@ async function main(): Promise<number> {
   const onSignal = () => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    log('interrupted: stopping the operator and removing this run\'s namespaces (Ctrl-C again to leave them)');
+    log("interrupted: stopping the operator and removing this run's namespaces (Ctrl-C again to leave them)");
     void (async () => {
       for (const op of ctx.live.operators) await op.stop().catch(() => undefined);
       await deleteNamespaces(cluster, [...ctx.live.namespaces]).catch((err: unknown) => log(String(err)));
@@ -360,14 +365,27 @@ async function main(): Promise<number> {
       integration_test_namespaces_seen: sharedSeen.size,
       note: opts.note,
     },
-    scenarios: { floor: floors, converge: converges, baseline_converge: baseCtx ? baseConverges : null, baseline_idle: baseIdle ?? null, single: singleRes ?? null, release: releaseRes ?? null, peers: peersRes ?? null, idle: idleRes ?? null, memory: memoryRes ?? null },
+    scenarios: {
+      floor: floors,
+      converge: converges,
+      baseline_converge: baseCtx ? baseConverges : null,
+      baseline_idle: baseIdle ?? null,
+      single: singleRes ?? null,
+      release: releaseRes ?? null,
+      peers: peersRes ?? null,
+      idle: idleRes ?? null,
+      memory: memoryRes ?? null,
+    },
     durations_s: durations,
     errors,
   };
   results.targets = targets(results);
 
   const dir = path.join(root, 'bench/results');
-  const stamp = started.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const stamp = started
+    .toISOString()
+    .replace(/:/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
   const dated = path.join(dir, `${stamp}-n${opts.apps}.json`);
   const json = `${JSON.stringify(results, null, 2)}\n`;
   writeFileSync(path.join(dir, 'latest.json'), json);
@@ -442,7 +460,14 @@ function targets(r: Results): Target[] {
     if (note) t.note = note;
     out.push(t);
   };
-  add('converge / floor', '<= 1.25 at 500 apps', r.converge_ratio, (v) => v <= 1.25, 'x', r.apps === 500 || r.converge_ratio === null ? undefined : `measured at ${r.apps} apps`);
+  add(
+    'converge / floor',
+    '<= 1.25 at 500 apps',
+    r.converge_ratio,
+    (v) => v <= 1.25,
+    'x',
+    r.apps === 500 || r.converge_ratio === null ? undefined : `measured at ${r.apps} apps`,
+  );
   add('Helm per app / operator per app', '>= 5', r.helm_vs_operator, (v) => v >= 5, 'x');
   add('mutating requests at idle', '0', r.idle_mutating_requests, (v) => v === 0, '');
   add(
@@ -452,7 +477,14 @@ function targets(r: Results): Target[] {
     (v) => v <= (r.idle_requests_at_0 ?? 0) + 2,
     ` (${r.idle_requests_at_0 ?? '?'} at 0 apps)`,
   );
-  add('RSS growth per app', '<= 100 KB', r.rss_kb_per_app, (v) => v <= 100, ' KB', r.rss_kb_per_app === null ? undefined : `after a full GC; ${fmt(r.rss_idle_kb_per_app)} KB from idle RSS without one`);
+  add(
+    'RSS growth per app',
+    '<= 100 KB',
+    r.rss_kb_per_app,
+    (v) => v <= 100,
+    ' KB',
+    r.rss_kb_per_app === null ? undefined : `after a full GC; ${fmt(r.rss_idle_kb_per_app)} KB from idle RSS without one`,
+  );
   add('single-app p95 to all children', '< 1000 ms', r.single_p95_ms, (v) => v < 1000, ' ms');
   return out;
 }
@@ -470,7 +502,10 @@ function table(r: Results): string {
       'release to Ready p50 / p95 (ms): without / with a migration',
       `${fmt(r.release_p50_ms)} / ${fmt(r.release_p95_ms)}; ${fmt(r.release_migrating_p50_ms)} / ${fmt(r.release_migrating_p95_ms)}`,
     ],
-    ['per app: Helm / kubectl / operator (s)', `${fmt(r.helm_per_app_s)} / ${fmt(r.kubectl_per_app_s)} / ${fmt(r.operator_per_app_s)} (of which kubectl apply ${fmt(r.operator_kubectl_per_app_s)})`],
+    [
+      'per app: Helm / kubectl / operator (s)',
+      `${fmt(r.helm_per_app_s)} / ${fmt(r.kubectl_per_app_s)} / ${fmt(r.operator_per_app_s)} (of which kubectl apply ${fmt(r.operator_kubectl_per_app_s)})`,
+    ],
     ['operator per app, N at once (s)', fmt(r.operator_amortized_per_app_s)],
     ['idle requests per window, N / 0 apps', `${fmt(r.idle_requests)} / ${fmt(r.idle_requests_at_0)} (mutating ${fmt(r.idle_mutating_requests)})`],
     ['RSS by apps, after a full GC (MB)', byN(r.rss_mb)],
@@ -484,7 +519,8 @@ function table(r: Results): string {
       `converge ${fmt(x.converge_s)} s (${fmt(x.converge_ratio, 'x')} floor), ${fmt(x.requests_per_app)} requests and ${fmt(x.reconciles_per_app)} reconciles per app, ` +
       `CPU ${fmt(x.operator_cpu_s)} s, RSS after ${fmt(x.rss_mb_after)} MB, idle requests ${fmt(x.idle_requests)} (mutating ${fmt(x.idle_mutating_requests)})`;
     rows.push(['A/B: operator under test', side(r.operator)], ['A/B: baseline', side(r.baseline)]);
-    if (r.operator.converge_s !== null && r.baseline.converge_s) rows.push(['A/B: converge, test / baseline', fmt(r2(r.operator.converge_s / r.baseline.converge_s), 'x')]);
+    if (r.operator.converge_s !== null && r.baseline.converge_s)
+      rows.push(['A/B: converge, test / baseline', fmt(r2(r.operator.converge_s / r.baseline.converge_s), 'x')]);
   }
   const w = Math.max(...rows.map(([k]) => k.length));
   let out = `\nbackendapp-operator benchmark, ${r.date}${r.conditions.shared_with_integration_tests ? ' (API server shared with integration tests)' : ''}\n`;
@@ -501,7 +537,11 @@ function table(r: Results): string {
 }
 
 function byN(m: Record<string, number> | null): string {
-  return m ? Object.entries(m).map(([n, v]) => `${n}: ${v}`).join(', ') : '-';
+  return m
+    ? Object.entries(m)
+        .map(([n, v]) => `${n}: ${v}`)
+        .join(', ')
+    : '-';
 }
 
 function fmt(v: number | null | undefined, unit = ''): string {

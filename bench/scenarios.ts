@@ -236,56 +236,61 @@ export interface ConvergeResult {
 
 export async function converge(ctx: Ctx, round: number): Promise<ConvergeResult> {
   const n = ctx.opts.apps;
-  return withSetup(ctx, `converge${round}`, { namespaces: ctx.opts.namespaces, apps: n, operator: true, tracker: true }, async ({ namespaces, operator, tracker }) => {
-    const op = operator as OperatorProcess;
-    const tr = tracker as Tracker;
-    const apps = appSet(ctx.opts.profile, namespaces, n);
-    expectAll(tr, apps);
-    await sleep(2000);
-    const before = await op.resources();
-    const reconciles0 = await op.reconciles();
-    const mark = markAudit(ctx.cluster.auditLog);
-    log(`converge: applying ${n} BackendApps at once`);
-    const cpu0 = controlPlaneCpu(ctx.cluster);
-    const t0 = performance.now();
-    await createApps(ctx, apps);
-    const applied = performance.now();
-    const keys = apps.map(key);
-    const children = await tr.waitAll(keys, ['childrenAt'], 60_000 + n * 1_000);
-    const converged = await tr.waitAll(keys, ['childrenAt', 'observedAt'], 60_000 + n * 1_000);
-    const cpu = cpuDelta(cpu0, controlPlaneCpu(ctx.cluster));
-    log(`converge: ${s(converged - t0)} s; waiting for Ready`);
-    let ready: number | null = null;
-    let readyError: string | undefined;
-    try {
-      ready = await tr.waitAll(keys, ['readyAt'], 120_000 + n * 2_000);
-    } catch (err) {
-      readyError = String(err);
-      log(`converge: ${readyError}`);
-    }
-    await op.waitIdle(3000, 120_000).catch(() => undefined);
-    const after = await op.resources();
-    const reconciles = (await op.reconciles()) - reconciles0;
-    await sleep(3000);
-    const entries = await readAudit(mark, ctx.cluster.operatorUser, Date.now(), new Set(namespaces));
-    const res: ConvergeResult = {
-      apps: n,
-      apply_s: s(applied - t0),
-      children_s: s(children - t0),
-      converge_s: s(converged - t0),
-      ready_s: ready === null ? null : s(ready - t0),
-      operator_requests: countBy(entries, verbResource),
-      operator_requests_per_app: Math.round((entries.length / n) * 10) / 10,
-      reconciles,
-      reconciles_per_app: Math.round((reconciles / n) * 10) / 10,
-      operator_cpu_s: Math.round((after.cpuS - before.cpuS) * 100) / 100,
-      control_plane_cpu_s: cpu,
-      rss_mb_before: Math.round(before.rssMb),
-      rss_mb_after: Math.round(after.rssMb),
-    };
-    if (readyError) res.ready_error = readyError;
-    return res;
-  });
+  return withSetup(
+    ctx,
+    `converge${round}`,
+    { namespaces: ctx.opts.namespaces, apps: n, operator: true, tracker: true },
+    async ({ namespaces, operator, tracker }) => {
+      const op = operator as OperatorProcess;
+      const tr = tracker as Tracker;
+      const apps = appSet(ctx.opts.profile, namespaces, n);
+      expectAll(tr, apps);
+      await sleep(2000);
+      const before = await op.resources();
+      const reconciles0 = await op.reconciles();
+      const mark = markAudit(ctx.cluster.auditLog);
+      log(`converge: applying ${n} BackendApps at once`);
+      const cpu0 = controlPlaneCpu(ctx.cluster);
+      const t0 = performance.now();
+      await createApps(ctx, apps);
+      const applied = performance.now();
+      const keys = apps.map(key);
+      const children = await tr.waitAll(keys, ['childrenAt'], 60_000 + n * 1_000);
+      const converged = await tr.waitAll(keys, ['childrenAt', 'observedAt'], 60_000 + n * 1_000);
+      const cpu = cpuDelta(cpu0, controlPlaneCpu(ctx.cluster));
+      log(`converge: ${s(converged - t0)} s; waiting for Ready`);
+      let ready: number | null = null;
+      let readyError: string | undefined;
+      try {
+        ready = await tr.waitAll(keys, ['readyAt'], 120_000 + n * 2_000);
+      } catch (err) {
+        readyError = String(err);
+        log(`converge: ${readyError}`);
+      }
+      await op.waitIdle(3000, 120_000).catch(() => undefined);
+      const after = await op.resources();
+      const reconciles = (await op.reconciles()) - reconciles0;
+      await sleep(3000);
+      const entries = await readAudit(mark, ctx.cluster.operatorUser, Date.now(), new Set(namespaces));
+      const res: ConvergeResult = {
+        apps: n,
+        apply_s: s(applied - t0),
+        children_s: s(children - t0),
+        converge_s: s(converged - t0),
+        ready_s: ready === null ? null : s(ready - t0),
+        operator_requests: countBy(entries, verbResource),
+        operator_requests_per_app: Math.round((entries.length / n) * 10) / 10,
+        reconciles,
+        reconciles_per_app: Math.round((reconciles / n) * 10) / 10,
+        operator_cpu_s: Math.round((after.cpuS - before.cpuS) * 100) / 100,
+        control_plane_cpu_s: cpu,
+        rss_mb_before: Math.round(before.rssMb),
+        rss_mb_after: Math.round(after.rssMb),
+      };
+      if (readyError) res.ready_error = readyError;
+      return res;
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -406,7 +411,16 @@ export async function release(ctx: Ctx): Promise<ReleaseResult> {
     // Run 0 warms up and is not counted; the order alternates so drift falls on both.
     for (let i = 0; i <= runs; i++) {
       const image = `ghcr.io/acme/backend:2.${i}.0`;
-      const order: [Manifest, number[]][] = i % 2 ? [[migrating, withMigration], [plain, without]] : [[plain, without], [migrating, withMigration]];
+      const order: [Manifest, number[]][] =
+        i % 2
+          ? [
+              [migrating, withMigration],
+              [plain, without],
+            ]
+          : [
+              [plain, without],
+              [migrating, withMigration],
+            ];
       for (const [m, into] of order) {
         const ms = await roll(m, image);
         if (i > 0) into.push(ms);
@@ -611,88 +625,128 @@ export interface MemoryResult {
 export async function memory(ctx: Ctx): Promise<MemoryResult> {
   const levels = [...new Set(ctx.opts.memoryAt)].sort((a, b) => a - b);
   const max = levels[levels.length - 1] ?? 0;
-  return withSetup(ctx, 'memory', { namespaces: ctx.opts.namespaces, apps: max, operator: true, tracker: true, inspect: true }, async ({ namespaces, operator, tracker }) => {
-    const op = operator as OperatorProcess;
-    const tr = tracker as Tracker;
-    const points: MemoryPoint[] = [];
-    // One app created and deleted first, so 0 apps means a warmed-up operator with
-    // empty caches, and the first step's growth is not start-up (JIT, lazy modules).
-    const warm = manifest(ctx.opts.profile, namespaces[0] as string, 'warmup');
-    tr.expect(warm.metadata.namespace, warm.metadata.name, render(warm));
-    await ctx.cluster.admin.apply(appPath(warm), warm, 'bench');
-    await tr.waitAll([key(warm)], ['childrenAt', 'observedAt'], 120_000);
-    await ctx.cluster.admin.request({ method: 'DELETE', path: appPath(warm) });
-    for (const deadline = Date.now() + 120_000; ; await sleep(500)) {
-      const gone = await ctx.cluster.admin.request({ method: 'GET', path: appPath(warm) }).then(() => false, (err: unknown) => isNotFound(err));
-      if (gone) break;
-      if (Date.now() > deadline) throw new Error('memory: the warm-up app was not deleted in 120 s');
-    }
-    let have = 0;
-    for (const level of levels) {
-      const apps = appSet(ctx.opts.profile, namespaces, level - have, 'app', have);
-      let stepS = 0;
-      if (apps.length) {
-        expectAll(tr, apps);
-        log(`memory: adding ${apps.length} apps (to ${level})`);
-        const t0 = performance.now();
-        await createApps(ctx, apps);
-        stepS = s((await tr.waitAll(apps.map(key), ['childrenAt', 'observedAt'], 60_000 + apps.length * 1_000)) - t0);
+  return withSetup(
+    ctx,
+    'memory',
+    { namespaces: ctx.opts.namespaces, apps: max, operator: true, tracker: true, inspect: true },
+    async ({ namespaces, operator, tracker }) => {
+      const op = operator as OperatorProcess;
+      const tr = tracker as Tracker;
+      const points: MemoryPoint[] = [];
+      // One app created and deleted first, so 0 apps means a warmed-up operator with
+      // empty caches, and the first step's growth is not start-up (JIT, lazy modules).
+      const warm = manifest(ctx.opts.profile, namespaces[0] as string, 'warmup');
+      tr.expect(warm.metadata.namespace, warm.metadata.name, render(warm));
+      await ctx.cluster.admin.apply(appPath(warm), warm, 'bench');
+      await tr.waitAll([key(warm)], ['childrenAt', 'observedAt'], 120_000);
+      await ctx.cluster.admin.request({ method: 'DELETE', path: appPath(warm) });
+      for (const deadline = Date.now() + 120_000; ; await sleep(500)) {
+        const gone = await ctx.cluster.admin.request({ method: 'GET', path: appPath(warm) }).then(
+          () => false,
+          (err: unknown) => isNotFound(err),
+        );
+        if (gone) break;
+        if (Date.now() > deadline) throw new Error('memory: the warm-up app was not deleted in 120 s');
       }
-      have = level;
-      // Settled: the queue has been empty for a while (pods becoming ready wake it),
-      // then V8 has had time to give back what the burst of reconciles allocated
-      // (its memory reducer runs once the process is idle).
-      await op.waitIdle(5000, 300_000).catch(() => undefined);
-      const trace: number[] = [];
-      for (let t = 0; t < ctx.opts.settleSeconds; t += 5) {
-        trace.push(round1((await op.resources()).rssMb));
-        await sleep(5000);
+      let have = 0;
+      for (const level of levels) {
+        const apps = appSet(ctx.opts.profile, namespaces, level - have, 'app', have);
+        let stepS = 0;
+        if (apps.length) {
+          expectAll(tr, apps);
+          log(`memory: adding ${apps.length} apps (to ${level})`);
+          const t0 = performance.now();
+          await createApps(ctx, apps);
+          stepS = s((await tr.waitAll(apps.map(key), ['childrenAt', 'observedAt'], 60_000 + apps.length * 1_000)) - t0);
+        }
+        have = level;
+        // Settled: the queue has been empty for a while (pods becoming ready wake it),
+        // then V8 has had time to give back what the burst of reconciles allocated
+        // (its memory reducer runs once the process is idle).
+        await op.waitIdle(5000, 300_000).catch(() => undefined);
+        const trace: number[] = [];
+        for (let t = 0; t < ctx.opts.settleSeconds; t += 5) {
+          trace.push(round1((await op.resources()).rssMb));
+          await sleep(5000);
+        }
+        if (trace.length) log(`memory: RSS every 5 s while settling: ${trace.join(', ')} MB`);
+        const samples: Awaited<ReturnType<OperatorProcess['resources']>>[] = [];
+        for (let i = 0; i < 5; i++) {
+          samples.push(await op.resources());
+          await sleep(1000);
+        }
+        // Then the same after a full GC: what the operator retains.
+        await op.collectGarbage();
+        await sleep(2000);
+        const gc: Awaited<ReturnType<OperatorProcess['resources']>>[] = [];
+        for (let i = 0; i < 3; i++) {
+          gc.push(await op.resources());
+          await sleep(1000);
+        }
+        const point: MemoryPoint = {
+          apps: level,
+          rss_gc_mb: round1(
+            percentile(
+              gc.map((x) => x.rssMb),
+              50,
+            ),
+          ),
+          heap_gc_mb: round1(
+            percentile(
+              gc.map((x) => x.heapMb),
+              50,
+            ),
+          ),
+          rss_settle_trace_mb: trace,
+          rss_mb: round1(
+            percentile(
+              samples.map((x) => x.rssMb),
+              50,
+            ),
+          ),
+          heap_mb: round1(
+            percentile(
+              samples.map((x) => x.heapMb),
+              50,
+            ),
+          ),
+          heap_total_mb: round1(
+            percentile(
+              samples.map((x) => x.heapTotalMb),
+              50,
+            ),
+          ),
+          external_mb: round1(
+            percentile(
+              samples.map((x) => x.externalMb),
+              50,
+            ),
+          ),
+          cpu_s: Math.round((samples[samples.length - 1]?.cpuS ?? NaN) * 100) / 100,
+          step_converge_s: stepS,
+        };
+        points.push(point);
+        log(
+          `memory: ${level} apps: RSS ${point.rss_mb} MB, heap ${point.heap_mb} of ${point.heap_total_mb} MB, external ${point.external_mb} MB, CPU ${point.cpu_s} s; ` +
+            `after a full GC: RSS ${point.rss_gc_mb} MB, heap ${point.heap_gc_mb} MB`,
+        );
+        if (ctx.opts.heapSnapshots) {
+          const file = await op.heapSnapshot(path.join(ctx.workDir, 'heap', 'memory'));
+          const after = await op.resources();
+          log(
+            `memory: heap snapshot ${file ? path.basename(file) : 'not written'}; after its full GC: RSS ${round1(after.rssMb)} MB, heap ${round1(after.heapMb)} MB`,
+          );
+        }
       }
-      if (trace.length) log(`memory: RSS every 5 s while settling: ${trace.join(', ')} MB`);
-      const samples: Awaited<ReturnType<OperatorProcess['resources']>>[] = [];
-      for (let i = 0; i < 5; i++) {
-        samples.push(await op.resources());
-        await sleep(1000);
-      }
-      // Then the same after a full GC: what the operator retains.
-      await op.collectGarbage();
-      await sleep(2000);
-      const gc: Awaited<ReturnType<OperatorProcess['resources']>>[] = [];
-      for (let i = 0; i < 3; i++) {
-        gc.push(await op.resources());
-        await sleep(1000);
-      }
-      const point: MemoryPoint = {
-        apps: level,
-        rss_gc_mb: round1(percentile(gc.map((x) => x.rssMb), 50)),
-        heap_gc_mb: round1(percentile(gc.map((x) => x.heapMb), 50)),
-        rss_settle_trace_mb: trace,
-        rss_mb: round1(percentile(samples.map((x) => x.rssMb), 50)),
-        heap_mb: round1(percentile(samples.map((x) => x.heapMb), 50)),
-        heap_total_mb: round1(percentile(samples.map((x) => x.heapTotalMb), 50)),
-        external_mb: round1(percentile(samples.map((x) => x.externalMb), 50)),
-        cpu_s: Math.round((samples[samples.length - 1]?.cpuS ?? NaN) * 100) / 100,
-        step_converge_s: stepS,
+      return {
+        points,
+        rss_kb_per_app: round1(slope(points.map((p) => [p.apps, p.rss_mb * 1024]))),
+        rss_gc_kb_per_app: round1(slope(points.map((p) => [p.apps, p.rss_gc_mb * 1024]))),
+        heap_kb_per_app: round1(slope(points.map((p) => [p.apps, p.heap_gc_mb * 1024]))),
+        cpu_ms_per_app: round1(slope(points.map((p) => [p.apps, p.cpu_s * 1000]))),
       };
-      points.push(point);
-      log(
-        `memory: ${level} apps: RSS ${point.rss_mb} MB, heap ${point.heap_mb} of ${point.heap_total_mb} MB, external ${point.external_mb} MB, CPU ${point.cpu_s} s; ` +
-          `after a full GC: RSS ${point.rss_gc_mb} MB, heap ${point.heap_gc_mb} MB`,
-      );
-      if (ctx.opts.heapSnapshots) {
-        const file = await op.heapSnapshot(path.join(ctx.workDir, 'heap', 'memory'));
-        const after = await op.resources();
-        log(`memory: heap snapshot ${file ? path.basename(file) : 'not written'}; after its full GC: RSS ${round1(after.rssMb)} MB, heap ${round1(after.heapMb)} MB`);
-      }
-    }
-    return {
-      points,
-      rss_kb_per_app: round1(slope(points.map((p) => [p.apps, p.rss_mb * 1024]))),
-      rss_gc_kb_per_app: round1(slope(points.map((p) => [p.apps, p.rss_gc_mb * 1024]))),
-      heap_kb_per_app: round1(slope(points.map((p) => [p.apps, p.heap_gc_mb * 1024]))),
-      cpu_ms_per_app: round1(slope(points.map((p) => [p.apps, p.cpu_s * 1000]))),
-    };
-  });
+    },
+  );
 }
 
 const round1 = (v: number) => Math.round(v * 10) / 10;

@@ -70,7 +70,8 @@ export function parseRules(text: string, file = RULES_SOURCE): PolicyRule[] {
   parsed.data.forEach((rule, i) => {
     const at = `${file}[${i}]`;
     for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames'] as const) {
-      if (rule[field]?.some((v) => v.includes('*'))) problems.push(`${at}.${field}: wildcards are not allowed; list each ${field.slice(0, -1)} the operator uses`);
+      if (rule[field]?.some((v) => v.includes('*')))
+        problems.push(`${at}.${field}: wildcards are not allowed; list each ${field.slice(0, -1)} the operator uses`);
     }
     for (const verb of rule.verbs) {
       if (FORBIDDEN_VERBS.includes(verb)) problems.push(`${at}.verbs: "${verb}" is not allowed (it lets the operator grant itself more than it has)`);
@@ -165,7 +166,8 @@ function main(args: string[]): number {
       const expected = copies();
       if (check) {
         const stale = staleCopies(expected);
-        for (const s of stale) console.error(`${s.path} is ${s.problem === 'missing' ? 'missing' : 'out of date'}; it must be a copy of ${s.source}: run \`npm run generate\``);
+        for (const s of stale)
+          console.error(`${s.path} is ${s.problem === 'missing' ? 'missing' : 'out of date'}; it must be a copy of ${s.source}: run \`npm run generate\``);
         failed ||= stale.length > 0;
       } else {
         for (const p of writeCopies(expected)) console.log(`wrote ${p}`);

@@ -42,7 +42,6 @@ export interface OperatorOptions {
   logLevel: LogLevel;
 }
 
-
 /**
  * Spec changes, deletion and finalizer edits; not our own status writes, which
  * would otherwise wake the reconciler once more for every status it writes.

@@ -122,9 +122,14 @@ export const quantity = (what: string) =>
     .describe(what);
 
 export const port = (what: string) =>
-  z.number().int().min(1, { error: 'must be a port number between 1 and 65535' }).max(65535, {
-    error: 'must be a port number between 1 and 65535',
-  }).describe(what);
+  z
+    .number()
+    .int()
+    .min(1, { error: 'must be a port number between 1 and 65535' })
+    .max(65535, {
+      error: 'must be a port number between 1 and 65535',
+    })
+    .describe(what);
 
 export const image = (what: string) =>
   z
@@ -143,10 +148,7 @@ export const httpPath = z
   .regex(/^\/\S*$/, { error: 'must be an HTTP path starting with "/", e.g. "/health"' })
   .describe('HTTP path probed with GET on the container port; any status from 200 to 399 counts as success.');
 
-export const seconds = (what: string, def: number, max = 3600) =>
-  intRange(1, max, 'a whole number of seconds')
-    .default(def)
-    .describe(what);
+export const seconds = (what: string, def: number, max = 3600) => intRange(1, max, 'a whole number of seconds').default(def).describe(what);
 
 export const PYTHON_APP = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_.]*)?$/;
 export const celeryApp = (what: string) =>
@@ -156,13 +158,9 @@ export const celeryApp = (what: string) =>
     .regex(PYTHON_APP, { error: 'must be a Python module path as given to `celery -A`, e.g. "app.celery" or "proj.celery:app"' })
     .describe(what);
 
-export const logLevel = z
-  .enum(['debug', 'info', 'warning', 'error', 'critical'])
-  .default('info')
-  .describe('Celery log level (--loglevel).');
+export const logLevel = z.enum(['debug', 'info', 'warning', 'error', 'critical']).default('info').describe('Celery log level (--loglevel).');
 
-export const replicas = (what: string) =>
-  intRange(0, 1000, 'a whole number').default(1).describe(what);
+export const replicas = (what: string) => intRange(0, 1000, 'a whole number').default(1).describe(what);
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 export const dbIdentifier = (what: string) =>

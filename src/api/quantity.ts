@@ -7,8 +7,7 @@
  * sign: a negative CPU, memory or volume size is never meaningful here.
  * Written for RE2 as well as JavaScript, since the CRD reuses it as `pattern`.
  */
-export const QUANTITY_PATTERN =
-  '^(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
+export const QUANTITY_PATTERN = '^(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
 
 const QUANTITY_RE = new RegExp(QUANTITY_PATTERN);
 

@@ -89,12 +89,12 @@ const ResourcesBase = strict({
 });
 
 const resources = (what: string) =>
-  withRules(ResourcesBase, [requestWithinLimit('cpu'), requestWithinLimit('memory')]).optional().describe(what);
+  withRules(ResourcesBase, [requestWithinLimit('cpu'), requestWithinLimit('memory')])
+    .optional()
+    .describe(what);
 
 const AutoscalingBase = strict({
-  minReplicas: intRange(1, 1000, 'a whole number')
-    .default(1)
-    .describe('Fewest pods the HorizontalPodAutoscaler keeps.'),
+  minReplicas: intRange(1, 1000, 'a whole number').default(1).describe('Fewest pods the HorizontalPodAutoscaler keeps.'),
   maxReplicas: z
     .number({ error: (iss) => (iss.input === undefined ? 'is required: the most pods the autoscaler may run' : undefined) })
     .int()
@@ -103,9 +103,7 @@ const AutoscalingBase = strict({
     .describe('Most pods the HorizontalPodAutoscaler may run.'),
   targetCPUUtilizationPercentage: intRange(1, 1000, 'a percentage of the CPU request')
     .optional()
-    .describe(
-      'Average CPU use, as a percentage of the CPU request, the autoscaler aims for. Defaults to 80 when no target is given.',
-    ),
+    .describe('Average CPU use, as a percentage of the CPU request, the autoscaler aims for. Defaults to 80 when no target is given.'),
   targetMemoryUtilizationPercentage: intRange(1, 1000, 'a percentage of the memory request')
     .optional()
     .describe('Average memory use, as a percentage of the memory request, the autoscaler aims for.'),
@@ -138,8 +136,7 @@ function autoscalingNeedsRequests<T extends Scalable>(): CrossFieldRule<T>[] {
       rule:
         '!has(self.autoscaling) || (!has(self.autoscaling.targetCPUUtilizationPercentage) && has(self.autoscaling.targetMemoryUtilizationPercentage)) || ' +
         '(has(self.resources) && has(self.resources.requests) && has(self.resources.requests.cpu))',
-      message:
-        'is required when autoscaling on CPU (targetCPUUtilizationPercentage, the default target): utilization is measured against the request',
+      message: 'is required when autoscaling on CPU (targetCPUUtilizationPercentage, the default target): utilization is measured against the request',
       fieldPath: '.resources.requests.cpu',
       holds: (c) => {
         const a = c.autoscaling;
@@ -154,8 +151,7 @@ function autoscalingNeedsRequests<T extends Scalable>(): CrossFieldRule<T>[] {
         '(has(self.resources) && has(self.resources.requests) && has(self.resources.requests.memory))',
       message: 'is required when targetMemoryUtilizationPercentage is set: utilization is measured against the request',
       fieldPath: '.resources.requests.memory',
-      holds: (c) =>
-        c.autoscaling?.targetMemoryUtilizationPercentage === undefined || c.resources?.requests?.memory !== undefined,
+      holds: (c) => c.autoscaling?.targetMemoryUtilizationPercentage === undefined || c.resources?.requests?.memory !== undefined,
     },
   ];
 }
@@ -186,11 +182,7 @@ const EnvVarSourceBase = strict({
   secretKeyRef: KeyRefSchema('Secret').optional().describe('Take the value from a key of a Secret.'),
   configMapKeyRef: KeyRefSchema('ConfigMap').optional().describe('Take the value from a key of a ConfigMap.'),
   fieldRef: strict({
-    fieldPath: z
-      .string()
-      .min(1)
-      .max(256)
-      .describe('Pod field to expose, e.g. "metadata.name", "metadata.namespace" or "status.podIP".'),
+    fieldPath: z.string().min(1).max(256).describe('Pod field to expose, e.g. "metadata.name", "metadata.namespace" or "status.podIP".'),
   })
     .optional()
     .describe('Take the value from a field of the pod (downward API).'),
@@ -212,9 +204,7 @@ const EnvVarBase = strict({
     .regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/, {
       error: 'must be an environment variable name: letters, digits, "_", "-" and ".", not starting with a digit',
     })
-    .describe(
-      'Variable name. A name the operator also sets (DATABASE_URL, REDIS_URL, ...) replaces the operator\'s value.',
-    ),
+    .describe("Variable name. A name the operator also sets (DATABASE_URL, REDIS_URL, ...) replaces the operator's value."),
   value: z.string().max(32768).optional().describe('Literal value.'),
   valueFrom: EnvVarSourceSchema.optional().describe('Where to read the value from, instead of value.'),
 });
@@ -272,9 +262,7 @@ function uniqueNames<T extends { name: string }>(what: string) {
 // Components.
 
 const ApiHealthBase = strict({
-  startup: strict({ path: httpPath })
-    .optional()
-    .describe('Startup tier: answers once the app has started. Liveness is held off until it succeeds.'),
+  startup: strict({ path: httpPath }).optional().describe('Startup tier: answers once the app has started. Liveness is held off until it succeeds.'),
   readiness: strict({ path: httpPath })
     .optional()
     .describe('Readiness tier: answers 2xx only when the app can serve, e.g. its databases are reachable. Gates traffic.'),
@@ -286,21 +274,20 @@ const ApiHealthBase = strict({
   startPeriodSeconds: intRange(0, 3600, 'a whole number of seconds')
     .default(30)
     .describe('Seconds the app may take to start before failed checks count (Docker --start-period).'),
-  retries: intRange(1, 100, 'a whole number')
-    .default(3)
-    .describe('Consecutive failures before the container is restarted (Docker --retries).'),
+  retries: intRange(1, 100, 'a whole number').default(3).describe('Consecutive failures before the container is restarted (Docker --retries).'),
 });
 
 const ApiBase = strict({
-  command: command('Command that starts the HTTP server (replaces the image ENTRYPOINT), e.g. [uvicorn, app.main:app, --host, 0.0.0.0, --port, "8000"]. Defaults to the image\'s.').optional(),
+  command: command(
+    'Command that starts the HTTP server (replaces the image ENTRYPOINT), e.g. [uvicorn, app.main:app, --host, 0.0.0.0, --port, "8000"]. Defaults to the image\'s.',
+  ).optional(),
   args: command('Arguments to the command (replace the image CMD).').optional(),
   port: port('Port the HTTP server listens on; the Service exposes the same port.').default(8000),
   replicas: replicas('Number of pods when autoscaling is not set; ignored when it is, since the autoscaler then owns the count.'),
   resources: resources('CPU and memory for the API container.'),
-  health: defaultsToFilled(withRules(ApiHealthBase, [timeoutWithinInterval]))
-    .describe(
-      'Health checks in three tiers with Docker HEALTHCHECK timing; see "Health tiers to probes" in the README for how they become Kubernetes probes.',
-    ),
+  health: defaultsToFilled(withRules(ApiHealthBase, [timeoutWithinInterval])).describe(
+    'Health checks in three tiers with Docker HEALTHCHECK timing; see "Health tiers to probes" in the README for how they become Kubernetes probes.',
+  ),
   autoscaling: autoscaling('Scale the API with a HorizontalPodAutoscaler, which then owns the replica count.'),
 });
 
@@ -316,18 +303,14 @@ const WorkerHealthBase = strict({
   startPeriodSeconds: intRange(0, 3600, 'a whole number of seconds')
     .default(60)
     .describe('Seconds the worker may take to connect to the broker and answer `celery inspect ping` (the startup check).'),
-  retries: intRange(1, 100, 'a whole number')
-    .default(3)
-    .describe('Consecutive liveness failures before the container is restarted.'),
+  retries: intRange(1, 100, 'a whole number').default(3).describe('Consecutive liveness failures before the container is restarted.'),
 });
 
 const WorkerBase = strict({
   app: celeryApp('Celery application, as given to `celery -A`, e.g. "app.celery".'),
   concurrency: intRange(1, 256, 'a whole number')
     .default(2)
-    .describe(
-      'Worker processes or threads per pod (--concurrency). Set explicitly because Celery\'s own default is the node\'s CPU count, not the pod\'s.',
-    ),
+    .describe("Worker processes or threads per pod (--concurrency). Set explicitly because Celery's own default is the node's CPU count, not the pod's."),
   queues: z
     .array(
       z
@@ -336,7 +319,7 @@ const WorkerBase = strict({
         .max(255)
         .regex(/^[^\s,]+$/, { error: 'must be a queue name without spaces or commas' }),
     )
-    .min(1, { error: 'must list at least one queue; omit the field to consume Celery\'s default queue' })
+    .min(1, { error: "must list at least one queue; omit the field to consume Celery's default queue" })
     .max(64)
     .superRefine((qs, ctx) => {
       qs.forEach((q, i) => {
@@ -361,13 +344,10 @@ const WorkerBase = strict({
   autoscaling: autoscaling('Scale workers with a HorizontalPodAutoscaler, which then owns the replica count.'),
   terminationGracePeriodSeconds: intRange(1, 86400, 'a whole number of seconds')
     .default(300)
-    .describe(
-      'Seconds a stopping worker gets to finish its running tasks (Celery warm shutdown) before it is killed. Set it above your longest task.',
-    ),
-  health: defaultsToFilled(withRules(WorkerHealthBase, [timeoutWithinInterval]))
-    .describe(
-      'Worker health checks: a startup check with `celery inspect ping`, then a cheap liveness check. Both run `python3` from the app image (as `python3 -m celery` and a read of /proc/1/status), so the image needs python3 on PATH with Celery installed, and no shell.',
-    ),
+    .describe('Seconds a stopping worker gets to finish its running tasks (Celery warm shutdown) before it is killed. Set it above your longest task.'),
+  health: defaultsToFilled(withRules(WorkerHealthBase, [timeoutWithinInterval])).describe(
+    'Worker health checks: a startup check with `celery inspect ping`, then a cheap liveness check. Both run `python3` from the app image (as `python3 -m celery` and a read of /proc/1/status), so the image needs python3 on PATH with Celery installed, and no shell.',
+  ),
 });
 
 const WorkerSchema = withRules(WorkerBase, autoscalingNeedsRequests<z.output<typeof WorkerBase>>());
@@ -380,13 +360,12 @@ const BeatSchema = strict(
       .max(256)
       .regex(PYTHON_APP, { error: 'must be a Python class path, e.g. "django_celery_beat.schedulers:DatabaseScheduler"' })
       .optional()
-      .describe('Scheduler class (--scheduler). Defaults to Celery\'s file-based scheduler, kept in /tmp.'),
+      .describe("Scheduler class (--scheduler). Defaults to Celery's file-based scheduler, kept in /tmp."),
     loglevel: logLevel,
     resources: resources('CPU and memory for the beat pod.'),
   },
   {
-    replicas:
-      'beat has no replicas field: it always runs exactly one pod, because two schedulers would send every periodic task twice',
+    replicas: 'beat has no replicas field: it always runs exactly one pod, because two schedulers would send every periodic task twice',
     autoscaling: 'beat cannot be autoscaled: it always runs exactly one pod, because two schedulers would send every periodic task twice',
   },
 );
@@ -396,10 +375,10 @@ const MigrationsSchema = strict({
     .array(z.string().max(4096))
     .min(1, { error: 'must not be empty: give the migration command, e.g. [alembic, upgrade, head]' })
     .max(128)
-    .describe('Command that migrates the schema, run in the application image with the app\'s env and credentials, e.g. [alembic, upgrade, head].'),
+    .describe("Command that migrates the schema, run in the application image with the app's env and credentials, e.g. [alembic, upgrade, head]."),
   args: command('Arguments to the command.').optional(),
-  timeoutSeconds: seconds('Seconds the migration may run before the release fails (the Job\'s activeDeadlineSeconds).', 600, 86400),
-  backoffLimit: intRange(0, 10, 'a whole number').default(0).describe('Retries of a failed migration before the release fails (the Job\'s backoffLimit).'),
+  timeoutSeconds: seconds("Seconds the migration may run before the release fails (the Job's activeDeadlineSeconds).", 600, 86400),
+  backoffLimit: intRange(0, 10, 'a whole number').default(0).describe("Retries of a failed migration before the release fails (the Job's backoffLimit)."),
   resources: resources('CPU and memory for the migration pod.'),
 });
 
@@ -407,9 +386,7 @@ export const DEFAULT_FLOWER_IMAGE = 'mher/flower:2.0';
 
 const FlowerSchema = strict(
   {
-    image: image('Flower image. Runs `celery flower` against the Redis broker; the default is the upstream image.').default(
-      DEFAULT_FLOWER_IMAGE,
-    ),
+    image: image('Flower image. Runs `celery flower` against the Redis broker; the default is the upstream image.').default(DEFAULT_FLOWER_IMAGE),
     port: port('Port of the Flower web UI and of its Service.').default(5555),
     username: z
       .string()
@@ -489,14 +466,8 @@ const PostgresSchema = strict({
         'major version cannot change in place: PostgreSQL data directories are not compatible across major versions; dump and restore into a new database instead',
     },
   ]),
-  database: immutable(
-    dbIdentifier('Database created at first start (POSTGRES_DB).'),
-    'is immutable: the database was created at first start',
-  ),
-  username: immutable(
-    dbIdentifier('User created at first start (POSTGRES_USER); owns the database.'),
-    'is immutable: the user was created at first start',
-  ),
+  database: immutable(dbIdentifier('Database created at first start (POSTGRES_DB).'), 'is immutable: the database was created at first start'),
+  username: immutable(dbIdentifier('User created at first start (POSTGRES_USER); owns the database.'), 'is immutable: the user was created at first start'),
 });
 
 /** Redis 6 brought ACL users; the connection URLs name the user "default". */
@@ -515,14 +486,8 @@ const RedisSchema = strict({
 
 const MongoSchema = strict({
   ...databaseCommon('mongodb', 'mongo', '7.0'),
-  database: immutable(
-    dbIdentifier('Database named in MONGODB_URL.'),
-    'is immutable: MONGODB_URL already points applications at it',
-  ),
-  username: immutable(
-    dbIdentifier('Root user created at first start (MONGO_INITDB_ROOT_USERNAME).'),
-    'is immutable: the user was created at first start',
-  ),
+  database: immutable(dbIdentifier('Database named in MONGODB_URL.'), 'is immutable: MONGODB_URL already points applications at it'),
+  username: immutable(dbIdentifier('Root user created at first start (MONGO_INITDB_ROOT_USERNAME).'), 'is immutable: the user was created at first start'),
 });
 
 const DatabasesSchema = strict({
@@ -539,12 +504,8 @@ const SecurityContextSchema = strict({
     .describe(
       'User id of the api, worker and beat containers. Set explicitly because the kubelet cannot verify that a named image user (USER appuser) is not root.',
     ),
-  runAsGroup: intRange(1, 2147483647, 'a group id')
-    .default(1000)
-    .describe('Primary group id of the api, worker and beat containers.'),
-  fsGroup: intRange(1, 2147483647, 'a group id')
-    .default(1000)
-    .describe('Group that owns mounted volumes in the api, worker and beat pods.'),
+  runAsGroup: intRange(1, 2147483647, 'a group id').default(1000).describe('Primary group id of the api, worker and beat containers.'),
+  fsGroup: intRange(1, 2147483647, 'a group id').default(1000).describe('Group that owns mounted volumes in the api, worker and beat pods.'),
 });
 
 // ---------------------------------------------------------------------------
@@ -555,9 +516,9 @@ const SpecBase = strict({
   imagePullPolicy: z
     .enum(['Always', 'IfNotPresent', 'Never'])
     .optional()
-    .describe('When to pull the application image. Defaults to Kubernetes\' rule (Always for :latest, else IfNotPresent).'),
+    .describe("When to pull the application image. Defaults to Kubernetes' rule (Always for :latest, else IfNotPresent)."),
   imagePullSecrets: z
-    .array(strict({ name: objectName('Name of a docker-registry Secret in the app\'s namespace.') }))
+    .array(strict({ name: objectName("Name of a docker-registry Secret in the app's namespace.") }))
     .max(16)
     .superRefine(uniqueNames('imagePullSecret'))
     .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
@@ -570,11 +531,7 @@ const SpecBase = strict({
     .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
     .optional()
     .describe('Environment variables for api, worker and beat.'),
-  envFrom: z
-    .array(EnvFromSchema)
-    .max(32)
-    .optional()
-    .describe('Secrets and ConfigMaps whose keys all become environment variables of api, worker and beat.'),
+  envFrom: z.array(EnvFromSchema).max(32).optional().describe('Secrets and ConfigMaps whose keys all become environment variables of api, worker and beat.'),
   securityContext: defaultsToFilled(SecurityContextSchema).describe(
     'Identity of the application containers. Every pod also runs with Pod Security "restricted" settings, which are not configurable.',
   ),
@@ -599,7 +556,7 @@ export const BackendAppSpecSchema = withRules(SpecBase, [
   },
   {
     rule: '!has(self.flower) || (has(self.databases) && has(self.databases.redis))',
-    message: 'needs spec.databases.redis: Flower reads the Celery broker, which is the app\'s Redis',
+    message: "needs spec.databases.redis: Flower reads the Celery broker, which is the app's Redis",
     fieldPath: '.flower',
     holds: (s) => s.flower === undefined || s.databases?.redis !== undefined,
   },
@@ -645,17 +602,17 @@ export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded', 'Failed'] 
 export const MIGRATION_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;
 
 const ReleaseStatusSchema = strict({
-  revision: z.string().max(64).describe('Hash of what the release changes in the schema\'s eyes: the image, the migration command and args, env and envFrom.'),
+  revision: z.string().max(64).describe("Hash of what the release changes in the schema's eyes: the image, the migration command and args, env and envFrom."),
   image: z.string().max(1024).describe('Application image of the release.'),
   migration: strict({
     job: z.string().max(253).describe('The migration Job of this release.'),
     phase: z.enum(MIGRATION_PHASES).describe('Pending (waiting for the databases or an earlier migration), Running, Succeeded or Failed.'),
     startedAt: z.iso.datetime().optional().describe('When the Job started (RFC 3339).'),
     finishedAt: z.iso.datetime().optional().describe('When the Job succeeded or failed (RFC 3339).'),
-    message: z.string().max(1024).optional().describe('Why the migration is waiting or failed: the failed pod\'s termination message or last log lines.'),
+    message: z.string().max(1024).optional().describe("Why the migration is waiting or failed: the failed pod's termination message or last log lines."),
   })
     .optional()
-    .describe('The release\'s migration, with spec.migrations.'),
+    .describe("The release's migration, with spec.migrations."),
 });
 
 export const BackendAppStatusSchema = strict({

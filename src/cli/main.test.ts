@@ -130,7 +130,7 @@ describe('help and dispatch', () => {
     for (const name of Object.keys(COMMANDS)) expect(out.stdout).toContain(`  ${name}`);
   });
 
-  it('shows a command\'s usage with help COMMAND or --help', async () => {
+  it("shows a command's usage with help COMMAND or --help", async () => {
     const a = memoryIO();
     await main(['help', 'render'], a.io);
     const b = memoryIO();

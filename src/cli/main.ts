@@ -12,7 +12,6 @@ import { run } from './run.js';
 
 export { EXIT, UsageError, type Command, type IO } from './command.js';
 
-
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);

@@ -56,7 +56,10 @@ does not stop within 30 s.`,
     if (!isLogLevel(level)) throw new UsageError(`--log-level must be one of trace, debug, info, warn, error; got "${level}"`);
     const opts: OperatorOptions = {
       ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
-      namespaces: values.namespaces.split(',').map((s) => s.trim()).filter(Boolean),
+      namespaces: values.namespaces
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       maxConcurrentReconciles: concurrency,
       leaderElect: values['leader-elect'],
       leaderElectionNamespace: values['leader-election-namespace'],

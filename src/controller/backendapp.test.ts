@@ -56,18 +56,19 @@ function world(
     observe: (_k, obj) => put(obj),
   };
   const writer: Writer = {
-    get: async (obj) =>
-      children.get(key(obj), obj.metadata?.namespace ?? '', obj.metadata?.name ?? '') ?? unwatched.get(`${key(obj)} ${obj.metadata?.name}`),
+    get: async (obj) => children.get(key(obj), obj.metadata?.namespace ?? '', obj.metadata?.name ?? '') ?? unwatched.get(`${key(obj)} ${obj.metadata?.name}`),
     create: async (obj) => {
       if (await writer.get(obj)) return undefined;
       writes.push(`create ${obj.kind}/${obj.metadata?.name}`);
       return { ...obj, metadata: { ...obj.metadata, uid: `u-${obj.metadata?.name}`, resourceVersion: '1' } };
     },
     list: async (k, ns, selector) =>
-      children.list(k, ns).filter((o) => selector.split(',').every((term) => {
-        const [l, v] = term.split('=');
-        return o.metadata?.labels?.[l ?? ''] === v;
-      })),
+      children.list(k, ns).filter((o) =>
+        selector.split(',').every((term) => {
+          const [l, v] = term.split('=');
+          return o.metadata?.labels?.[l ?? ''] === v;
+        }),
+      ),
     apply: async (obj) => {
       const refused = opts.refuse?.(obj);
       if (refused) throw refused;
@@ -94,7 +95,7 @@ function world(
   const recorder: EventRecorder = { event: (_o, type, reason, note) => void events.push(`${type} ${reason}: ${note}`) };
   let current: KubernetesObject | undefined;
   const reconciler = new BackendAppReconciler({
-    apps: { get: () => (current ? { ...current, status } as KubernetesObject : undefined) },
+    apps: { get: () => (current ? ({ ...current, status } as KubernetesObject) : undefined) },
     children,
     pods: { list: (ns) => (opts.pods ?? []).filter((p) => p.metadata?.namespace === ns) },
     writer,
@@ -110,7 +111,8 @@ function world(
     /** Removes a child from the caches, as its watch event would after a deletion by hand. */
     drop: (k: string, name: string) => store.get(k)?.delete(`${NS}/${name}`),
     setApp: (a: KubernetesObject) => (current = a),
-    reconcile: (signal = new AbortController().signal) => reconciler.reconcile({ namespace: NS, name: 'web' }, { log: silentLogger(), signal, reconcileID: 'test' }),
+    reconcile: (signal = new AbortController().signal) =>
+      reconciler.reconcile({ namespace: NS, name: 'web' }, { log: silentLogger(), signal, reconcileID: 'test' }),
   };
 }
 
@@ -174,19 +176,25 @@ describe('BackendAppReconciler', () => {
     expect(w.writes.filter((x) => x.startsWith('apply Deployment/'))).toEqual(['apply Deployment/web-api']);
   });
 
-  it('reports why a component\'s pods do not run, from this app\'s pods only', async () => {
+  it("reports why a component's pods do not run, from this app's pods only", async () => {
     const waitingPod = (name: string, app: string, message: string): KubernetesObject =>
       ({
         apiVersion: 'v1',
         kind: 'Pod',
         metadata: { name, namespace: NS, labels: { 'app.kubernetes.io/instance': app, 'app.kubernetes.io/component': 'api' } },
-        status: { containerStatuses: [{ name: 'api', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'CreateContainerConfigError', message } } }] },
+        status: {
+          containerStatuses: [
+            { name: 'api', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'CreateContainerConfigError', message } } },
+          ],
+        },
       }) as KubernetesObject;
     const w = world({ pods: [waitingPod('web-api-1', 'web', 'secret "keys" not found'), waitingPod('other-api-1', 'other', 'secret "theirs" not found')] });
     w.setApp(app(SPEC));
     await w.reconcile();
     expect(w.status()?.components?.api).toEqual({ ready: 0, desired: 2, message: 'CreateContainerConfigError: secret "keys" not found' });
-    expect(w.status()?.conditions?.find((c) => c.type === 'Ready')?.message).toContain('api 0/2 (rolling out): CreateContainerConfigError: secret "keys" not found');
+    expect(w.status()?.conditions?.find((c) => c.type === 'Ready')?.message).toContain(
+      'api 0/2 (rolling out): CreateContainerConfigError: secret "keys" not found',
+    );
     expect(JSON.stringify(w.status())).not.toContain('theirs');
   });
 
@@ -322,7 +330,11 @@ describe('BackendAppReconciler under hand edits', () => {
     w.setApp(app(SPEC));
     await w.reconcile();
     const svc = w.children.get('v1/Service', NS, 'web-api') as KubernetesObject & { spec: { ports: { port: number }[] } };
-    w.put({ ...svc, metadata: { ...svc.metadata, resourceVersion: '7' }, spec: { ...svc.spec, ports: [{ ...svc.spec.ports[0], port: 31337 }] } } as KubernetesObject);
+    w.put({
+      ...svc,
+      metadata: { ...svc.metadata, resourceVersion: '7' },
+      spec: { ...svc.spec, ports: [{ ...svc.spec.ports[0], port: 31337 }] },
+    } as KubernetesObject);
     armed = true;
     w.writes.length = 0;
     await w.reconcile();
@@ -388,7 +400,8 @@ describe('BackendAppReconciler with spec.migrations', () => {
     const second = w.children.list('batch/v1/Job', NS).find((j) => j.metadata?.name !== firstJob);
     expect(jobWrites(w)).toEqual([`create Job/${second?.metadata?.name}`]);
     expect(workloadWrites(w)).toEqual([]);
-    const image = (d?: KubernetesObject) => (d as { spec?: { template?: { spec?: { containers?: { image?: string }[] } } } })?.spec?.template?.spec?.containers?.[0]?.image;
+    const image = (d?: KubernetesObject) =>
+      (d as { spec?: { template?: { spec?: { containers?: { image?: string }[] } } } })?.spec?.template?.spec?.containers?.[0]?.image;
     expect(image(w.children.get('apps/v1/Deployment', NS, 'web-api'))).toBe('ghcr.io/acme/backend:1.0.0');
 
     setStatus(w, 'batch/v1/Job', second?.metadata?.name ?? '', { conditions: [{ type: 'Complete', status: 'True' }] });
@@ -410,7 +423,18 @@ describe('BackendAppReconciler with spec.migrations', () => {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: `${name}-x`, namespace: NS, labels: { 'app.kubernetes.io/instance': 'web', 'backendapp.io/release': revision } },
-      status: { containerStatuses: [{ name: 'migrate', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 1, message: 'relation "items" already exists' } } }] },
+      status: {
+        containerStatuses: [
+          {
+            name: 'migrate',
+            image: 'x',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: 1, message: 'relation "items" already exists' } },
+          },
+        ],
+      },
     } as KubernetesObject;
     const f = world({ pods: [failedPod] });
     f.setApp(app(MIGRATING));
@@ -483,6 +507,8 @@ describe('describeObjects', () => {
   it('names a few objects and counts many by kind', () => {
     const o = (kind: string, name: string) => ({ kind, metadata: { name } });
     expect(describeObjects([o('Service', 'a')])).toBe('Service a');
-    expect(describeObjects([o('Service', 'a'), o('Service', 'b'), o('Secret', 'c'), o('Deployment', 'd')])).toBe('4 objects: 2 Service, 1 Secret, 1 Deployment');
+    expect(describeObjects([o('Service', 'a'), o('Service', 'b'), o('Secret', 'c'), o('Deployment', 'd')])).toBe(
+      '4 objects: 2 Service, 1 Secret, 1 Deployment',
+    );
   });
 });

@@ -138,7 +138,11 @@ export class BackendAppReconciler implements Reconciler {
     const isCredentials = (o: KubernetesObject) => o.kind === 'Secret' && o.metadata?.labels?.[CREDENTIALS_LABEL] === 'true';
     let steps = planApp(app, { existingSecrets: existing });
     const credentialsOf = (steps: Step[]) => steps.flatMap((s) => s.objects).filter(isCredentials);
-    const unseen = new Set(credentialsOf(steps).filter((o) => !existing[o.metadata?.name ?? '']).map((o) => o.metadata?.name ?? ''));
+    const unseen = new Set(
+      credentialsOf(steps)
+        .filter((o) => !existing[o.metadata?.name ?? ''])
+        .map((o) => o.metadata?.name ?? ''),
+    );
     let keptAny = false;
     for (const name of unseen) {
       const kept = this.credentials.get(`${ns}/${name}`);
@@ -177,13 +181,7 @@ export class BackendAppReconciler implements Reconciler {
    * starts once its barrier holds. A failed write stops the batches after it; a
    * step whose Job has not succeeded stops the walk, which says where.
    */
-  private async applySteps(
-    app: KubernetesObject,
-    steps: readonly Step[],
-    createdBefore: KubernetesObject[],
-    log: Logger,
-    signal: AbortSignal,
-  ): Promise<Walk> {
+  private async applySteps(app: KubernetesObject, steps: readonly Step[], createdBefore: KubernetesObject[], log: Logger, signal: AbortSignal): Promise<Walk> {
     const created: KubernetesObject[] = [...createdBefore];
     const updated: KubernetesObject[] = [];
     const applyOne = async (d: KubernetesObject) => {
@@ -412,7 +410,6 @@ function deletionPolicyOf(app: KubernetesObject, db: DatabaseKind): 'Delete' | '
   return isRecord(entry) && entry.deletionPolicy === 'Delete' ? 'Delete' : 'Retain';
 }
 
-
 function decodeData(secret: KubernetesObject): Record<string, string> {
   const data = (secret as { data?: Record<string, string> }).data ?? {};
   return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
@@ -437,4 +434,3 @@ function blockerOf(err: unknown): Blocker {
   }
   return { reason: 'ApplyFailed', message: errorMessage(err) };
 }
-

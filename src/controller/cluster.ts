@@ -131,9 +131,7 @@ export function apiWriter(kc: KubeConfig): Writer {
         path: path(app),
         query: { fieldManager: FIELD_MANAGER },
         contentType: JSON_PATCH,
-        body: has
-          ? [{ op: 'add', path: '/metadata/finalizers/-', value: finalizer }]
-          : [{ op: 'add', path: '/metadata/finalizers', value: [finalizer] }],
+        body: has ? [{ op: 'add', path: '/metadata/finalizers/-', value: finalizer }] : [{ op: 'add', path: '/metadata/finalizers', value: [finalizer] }],
       });
     },
     async removeFinalizer(app, finalizer) {

@@ -70,10 +70,27 @@ describe('needsApply', () => {
 describe('divergentLists', () => {
   const desired = { spec: { ports: [{ name: 'http', port: 8000 }], template: { containers: [{ name: 'api', env: [{ name: 'A', value: '1' }] }] } } };
   it('finds lists whose items differ, or only those with a different number of items', () => {
-    const renumbered = { spec: { ports: [{ name: 'http', port: 31337, protocol: 'TCP' }], template: { containers: [{ name: 'api', env: [{ name: 'A', value: '1' }] }] } } };
+    const renumbered = {
+      spec: { ports: [{ name: 'http', port: 31337, protocol: 'TCP' }], template: { containers: [{ name: 'api', env: [{ name: 'A', value: '1' }] }] } },
+    };
     expect(divergentLists(desired, renumbered)).toEqual([{ path: '/spec/ports', value: [{ name: 'http', port: 8000 }] }]);
     expect(divergentLists(desired, renumbered, true)).toEqual([]);
-    const added = { spec: { ports: [{ name: 'http', port: 8000 }], template: { containers: [{ name: 'api', env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }] }] } } };
+    const added = {
+      spec: {
+        ports: [{ name: 'http', port: 8000 }],
+        template: {
+          containers: [
+            {
+              name: 'api',
+              env: [
+                { name: 'A', value: '1' },
+                { name: 'B', value: '2' },
+              ],
+            },
+          ],
+        },
+      },
+    };
     expect(divergentLists(desired, added, true)).toEqual([{ path: '/spec/template/containers/0/env', value: [{ name: 'A', value: '1' }] }]);
   });
   it('is empty when the live object holds our lists (defaults added), and escapes keys as JSON pointers', () => {

@@ -94,6 +94,12 @@ export function divergentLists(desired: unknown, live: unknown, onlyLength = fal
 /** JSON with object keys sorted, so equal objects hash equally whatever their key order. */
 export function canonicalJSON(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    isRecord(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
+    isRecord(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, v[k]]),
+        )
+      : v,
   );
 }

@@ -12,13 +12,11 @@ function container(name: string, state: V1ContainerStatus['state'], more: Partia
 
 const missingSecret = pod('web-worker-a', {
   phase: 'Pending',
-  containerStatuses: [
-    container('worker', { waiting: { reason: 'CreateContainerConfigError', message: 'secret "finwise-api-keys" not found' } }),
-  ],
+  containerStatuses: [container('worker', { waiting: { reason: 'CreateContainerConfigError', message: 'secret "finwise-api-keys" not found' } })],
 });
 
 describe('podProblem', () => {
-  it('names a missing Secret or ConfigMap (CreateContainerConfigError) with the kubelet\'s message', () => {
+  it("names a missing Secret or ConfigMap (CreateContainerConfigError) with the kubelet's message", () => {
     expect(podProblem(missingSecret)).toBe('CreateContainerConfigError: secret "finwise-api-keys" not found');
   });
 
@@ -29,7 +27,7 @@ describe('podProblem', () => {
     expect(podProblem(p)).toBe('ImagePullBackOff: Back-off pulling image "ghcr.io/acme/api:9"');
   });
 
-  it('gives a crash loop\'s last exit code and the last line of its termination message', () => {
+  it("gives a crash loop's last exit code and the last line of its termination message", () => {
     const p = pod('a', {
       containerStatuses: [
         container(
@@ -45,7 +43,11 @@ describe('podProblem', () => {
   it('says OOMKilled instead of an exit code', () => {
     const p = pod('a', {
       containerStatuses: [
-        container('worker', { waiting: { reason: 'CrashLoopBackOff' } }, { restartCount: 1, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }),
+        container(
+          'worker',
+          { waiting: { reason: 'CrashLoopBackOff' } },
+          { restartCount: 1, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } },
+        ),
       ],
     });
     expect(podProblem(p)).toBe('CrashLoopBackOff: container worker was OOMKilled (restarted 1 time)');
@@ -79,8 +81,7 @@ describe('podProblem', () => {
 
 describe('componentProblem', () => {
   it('reports the problem most pods share, the first by name on a tie', () => {
-    const crash = (name: string) =>
-      pod(name, { containerStatuses: [container('worker', { waiting: { reason: 'CrashLoopBackOff' } }, { restartCount: 2 })] });
+    const crash = (name: string) => pod(name, { containerStatuses: [container('worker', { waiting: { reason: 'CrashLoopBackOff' } }, { restartCount: 2 })] });
     const secret = (name: string) => ({ ...missingSecret, metadata: { ...missingSecret.metadata, name } });
     expect(componentProblem([crash('a'), secret('b'), secret('c')])).toBe('CreateContainerConfigError: secret "finwise-api-keys" not found');
     expect(componentProblem([secret('b'), crash('a')])).toBe('CrashLoopBackOff: container worker keeps exiting (restarted 2 times)');
@@ -106,7 +107,13 @@ describe('podSummary', () => {
     };
     const small = podSummary(full);
     expect(small.spec).toBeUndefined();
-    expect(small.metadata).toEqual({ name: 'web-worker-a', namespace: 'shop', uid: 'u', resourceVersion: '5', labels: { 'app.kubernetes.io/component': 'worker' } });
+    expect(small.metadata).toEqual({
+      name: 'web-worker-a',
+      namespace: 'shop',
+      uid: 'u',
+      resourceVersion: '5',
+      labels: { 'app.kubernetes.io/component': 'worker' },
+    });
     expect(small.status?.conditions).toBeUndefined();
     expect(podProblem(small)).toBe(podProblem(full));
     expect(JSON.stringify(small).length).toBeLessThan(JSON.stringify(full).length / 3);
@@ -137,15 +144,21 @@ describe('podProblem, every rule', () => {
   it('says no node fits when the scheduler gives no message, and ignores a pod only waiting for its scheduling gates', () => {
     const noMessage = pod('a', { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] });
     expect(podProblem(noMessage)).toBe('Unschedulable: no node fits the pod');
-    const gated = pod('a', { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'SchedulingGated', message: 'Scheduling is blocked due to non-empty scheduling gates' }] });
+    const gated = pod('a', {
+      conditions: [{ type: 'PodScheduled', status: 'False', reason: 'SchedulingGated', message: 'Scheduling is blocked due to non-empty scheduling gates' }],
+    });
     expect(podProblem(gated)).toBeUndefined();
   });
 
   it('keeps a problem of exactly the limit whole, and cuts a longer one with an ellipsis', () => {
     const prefix = 'CreateContainerError: ';
-    const exact = pod('a', { containerStatuses: [container('api', { waiting: { reason: 'CreateContainerError', message: 'x'.repeat(200 - prefix.length) } })] });
+    const exact = pod('a', {
+      containerStatuses: [container('api', { waiting: { reason: 'CreateContainerError', message: 'x'.repeat(200 - prefix.length) } })],
+    });
     expect(podProblem(exact)).toBe(`${prefix}${'x'.repeat(200 - prefix.length)}`);
-    const longer = pod('a', { containerStatuses: [container('api', { waiting: { reason: 'CreateContainerError', message: 'x'.repeat(201 - prefix.length) } })] });
+    const longer = pod('a', {
+      containerStatuses: [container('api', { waiting: { reason: 'CreateContainerError', message: 'x'.repeat(201 - prefix.length) } })],
+    });
     expect(podProblem(longer)).toBe(`${prefix}${'x'.repeat(199 - prefix.length)}…`);
   });
 });
@@ -158,7 +171,7 @@ describe('componentProblem, with healthy pods', () => {
 });
 
 describe('podSummary, every state problem detection reads', () => {
-  it('keeps a crash loop\'s last termination (exit code, reason, the message cut to 200 characters) and drops the image id', () => {
+  it("keeps a crash loop's last termination (exit code, reason, the message cut to 200 characters) and drops the image id", () => {
     const crashing = pod('a', {
       phase: 'Running',
       containerStatuses: [
@@ -199,7 +212,7 @@ describe('podSummary, every state problem detection reads', () => {
     expect(small.status?.containerStatuses?.map((c) => c.state)).toEqual([{ running: {} }, {}]);
   });
 
-  it('keeps only the scheduler\'s refusal among the conditions, and a deletion in progress', () => {
+  it("keeps only the scheduler's refusal among the conditions, and a deletion in progress", () => {
     const deleting = new Date('2026-01-01T00:00:00Z');
     const p = pod(
       'a',

@@ -112,10 +112,9 @@ describe('expiredMigrations', () => {
 
   it('never expires the current release’s Job, nor another app’s', () => {
     expect(expiredMigrations(jobs, 'web', 'web-migrate-1').map((j) => j.metadata?.name)).toEqual(['web-migrate-2']);
-    expect(expiredMigrations([...jobs, migrationJobOf('shop-migrate-0', 'shop', '2025-01-01T00:00:00Z')], 'web', undefined).map((j) => j.metadata?.name)).toEqual([
-      'web-migrate-2',
-      'web-migrate-1',
-    ]);
+    expect(
+      expiredMigrations([...jobs, migrationJobOf('shop-migrate-0', 'shop', '2025-01-01T00:00:00Z')], 'web', undefined).map((j) => j.metadata?.name),
+    ).toEqual(['web-migrate-2', 'web-migrate-1']);
     expect(expiredMigrations(jobs.slice(0, 3), 'web', undefined)).toEqual([]);
   });
 });

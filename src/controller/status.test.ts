@@ -2,7 +2,11 @@ import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { componentState, desiredStatus, withTransitionTimes, type ComponentObservation } from './status.js';
 
-function deployment(replicas: number, available: number, opts: { generation?: number; observed?: number; updated?: number; total?: number; stalled?: boolean } = {}): V1Deployment {
+function deployment(
+  replicas: number,
+  available: number,
+  opts: { generation?: number; observed?: number; updated?: number; total?: number; stalled?: boolean } = {},
+): V1Deployment {
   return {
     metadata: { name: 'd', generation: opts.generation ?? 2 },
     spec: { replicas, selector: {}, template: {} },
@@ -20,7 +24,15 @@ function statefulSet(ready: number, rev: { current: string; update: string } = {
   return {
     metadata: { name: 's', generation: 1 },
     spec: { replicas: 1, selector: {}, serviceName: 's', template: {} },
-    status: { observedGeneration: 1, replicas: 1, readyReplicas: ready, availableReplicas: ready, updatedReplicas: 1, currentRevision: rev.current, updateRevision: rev.update },
+    status: {
+      observedGeneration: 1,
+      replicas: 1,
+      readyReplicas: ready,
+      availableReplicas: ready,
+      updatedReplicas: 1,
+      currentRevision: rev.current,
+      updateRevision: rev.update,
+    },
   };
 }
 
@@ -52,12 +64,19 @@ describe('desiredStatus', () => {
   });
 
   it('is Degraded/MigrationFailed with the failure when the migration failed; not Ready, saying what runs', () => {
-    const s = desiredStatus(3, running, undefined, release({ job: 'j', phase: 'Failed', message: 'Job j failed (BackoffLimitExceeded): exited with code 1: boom' }));
+    const s = desiredStatus(
+      3,
+      running,
+      undefined,
+      release({ job: 'j', phase: 'Failed', message: 'Job j failed (BackoffLimitExceeded): exited with code 1: boom' }),
+    );
     expect(s.phase).toBe('Degraded');
     expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'MigrationFailed' });
     expect(cond(s, 'Ready')?.message).toContain('(running: api 2/2)');
     expect(cond(s, 'Degraded')).toMatchObject({ status: 'True', reason: 'MigrationFailed' });
-    expect(cond(s, 'Degraded')?.message).toBe('Job j failed (BackoffLimitExceeded): exited with code 1: boom; api, worker and beat keep running the previous release');
+    expect(cond(s, 'Degraded')?.message).toBe(
+      'Job j failed (BackoffLimitExceeded): exited with code 1: boom; api, worker and beat keep running the previous release',
+    );
     expect(cond(s, 'Progressing')).toMatchObject({ status: 'False', reason: 'MigrationFailed' });
     const first = desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: undefined }], undefined, release({ job: 'j', phase: 'Failed' }));
     expect(cond(first, 'Ready')?.status).toBe('False');
@@ -117,7 +136,7 @@ describe('desiredStatus', () => {
     expect(s.phase).toBe('Degraded');
   });
 
-  it('says why pods are not ready, in the component\'s status and in the Ready message', () => {
+  it("says why pods are not ready, in the component's status and in the Ready message", () => {
     const problem = 'CreateContainerConfigError: secret "finwise-api-keys" not found';
     const obs: ComponentObservation[] = [
       { component: 'api', kind: 'Deployment', workload: deployment(2, 2) },
@@ -130,8 +149,10 @@ describe('desiredStatus', () => {
     expect(cond(s, 'Progressing')?.message).toBe(`Waiting for worker 0/2: ${problem}`);
   });
 
-  it('leaves out a pod\'s problem once the component has every pod it wants', () => {
-    const obs: ComponentObservation[] = [{ component: 'worker', kind: 'Deployment', workload: deployment(2, 2), problem: 'CrashLoopBackOff: container worker keeps exiting (restarted 1 time)' }];
+  it("leaves out a pod's problem once the component has every pod it wants", () => {
+    const obs: ComponentObservation[] = [
+      { component: 'worker', kind: 'Deployment', workload: deployment(2, 2), problem: 'CrashLoopBackOff: container worker keeps exiting (restarted 1 time)' },
+    ];
     const s = desiredStatus(3, obs, undefined);
     expect(s.components?.worker).toEqual({ ready: 2, desired: 2 });
     expect(cond(s, 'Ready')?.status).toBe('True');

@@ -56,9 +56,9 @@ function countsOf(obs: ComponentObservation): ComponentState {
   if (obs.kind === 'Deployment') {
     const ready = st?.availableReplicas ?? 0;
     const upToDate = observed && (st?.updatedReplicas ?? 0) >= desired && (st?.replicas ?? 0) <= desired;
-    const stalled = (st as V1Deployment['status'])?.conditions?.some(
-      (c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded',
-    ) ?? false;
+    const stalled =
+      (st as V1Deployment['status'])?.conditions?.some((c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded') ??
+      false;
     return { component: obs.component, ready, desired, upToDate, stalled };
   }
   const sts = st as V1StatefulSet['status'];

@@ -89,9 +89,7 @@ describe('the structural schema', () => {
 
   it('puts the cross-field rules where the API server evaluates them', () => {
     const rulesAt = (path: string) =>
-      ((nodes.find(([, p]) => p === path)?.[0]['x-kubernetes-validations'] ?? []) as { rule: string; fieldPath?: string }[]).map(
-        (r) => r.fieldPath ?? r.rule,
-      );
+      ((nodes.find(([, p]) => p === path)?.[0]['x-kubernetes-validations'] ?? []) as { rule: string; fieldPath?: string }[]).map((r) => r.fieldPath ?? r.rule);
     expect(rulesAt('.spec.api.autoscaling')).toEqual(['.maxReplicas']);
     expect(rulesAt('.spec.api')).toEqual(['.resources.requests.cpu', '.resources.requests.memory']);
     expect(rulesAt('.spec.api.health')).toEqual(['.timeoutSeconds']);
@@ -136,7 +134,9 @@ describe('toStructural', () => {
   });
 
   it('refuses keywords it does not know', () => {
-    expect(() => toStructural({ type: 'string', description: 'x', contentEncoding: 'base64' }, '.x')).toThrow(/unsupported JSON Schema keyword "contentEncoding"/);
+    expect(() => toStructural({ type: 'string', description: 'x', contentEncoding: 'base64' }, '.x')).toThrow(
+      /unsupported JSON Schema keyword "contentEncoding"/,
+    );
   });
 
   it('turns literals into one-value enums and records into maps', () => {

@@ -32,18 +32,7 @@ type JsonSchema = Record<string, unknown>;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 /** Keywords copied as they are, in this order (also the order in the YAML). */
-const PASSTHROUGH = [
-  'format',
-  'enum',
-  'default',
-  'minimum',
-  'maximum',
-  'minLength',
-  'maxLength',
-  'pattern',
-  'minItems',
-  'maxItems',
-] as const;
+const PASSTHROUGH = ['format', 'enum', 'default', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'minItems', 'maxItems'] as const;
 
 const EXTENSIONS = [
   'x-kubernetes-int-or-string',
@@ -254,8 +243,7 @@ function jsonSchemaOf(schema: z.ZodType): JsonSchema {
 /** The openAPIV3Schema of the BackendApp CRD. */
 export function backendAppOpenAPISchema(): V1JSONSchemaProps {
   return {
-    description:
-      'BackendApp runs a Python backend (an HTTP API, Celery worker and beat, Flower, PostgreSQL, Redis and MongoDB) from one resource.',
+    description: 'BackendApp runs a Python backend (an HTTP API, Celery worker and beat, Flower, PostgreSQL, Redis and MongoDB) from one resource.',
     type: 'object',
     properties: {
       apiVersion: {
@@ -298,7 +286,12 @@ export function buildCRD(): V1CustomResourceDefinition {
           additionalPrinterColumns: [
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Whether every component is ready.' },
             { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'One-word summary of the state.' },
-            { name: 'Migration', type: 'string', jsonPath: '.status.release.migration.phase', description: 'Phase of the release\'s migration, with spec.migrations.' },
+            {
+              name: 'Migration',
+              type: 'string',
+              jsonPath: '.status.release.migration.phase',
+              description: "Phase of the release's migration, with spec.migrations.",
+            },
             { name: 'Summary', type: 'string', jsonPath: '.status.summary', priority: 1, description: 'Ready and desired pods per component.' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

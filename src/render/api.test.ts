@@ -58,7 +58,12 @@ describe('health tiers to probes', () => {
   });
 
   it('gives the container at least startPeriodSeconds before liveness can act', () => {
-    for (const [start, interval, timeout, retries] of [[40, 30, 10, 3], [0, 5, 1, 1], [3600, 60, 60, 10], [7, 30, 10, 1]] as const) {
+    for (const [start, interval, timeout, retries] of [
+      [40, 30, 10, 3],
+      [0, 5, 1, 1],
+      [3600, 60, 60, 10],
+      [7, 30, 10, 1],
+    ] as const) {
       const period = fastPeriodSeconds(interval, timeout);
       expect(period).toBeGreaterThanOrEqual(Math.min(timeout, interval));
       // The start period is covered before the retries begin, as Docker counts them.

@@ -1,7 +1,16 @@
 // The HTTP API: a Deployment and a Service named <app>-api.
 import type { V1Deployment, V1Probe, V1Service } from '@kubernetes/client-node';
 import type { ApiSpec, BackendApp } from '../api/v1alpha1.js';
-import { appContainer, appPod, componentDeployment, replicasUnlessAutoscaled, componentService, resourceRequirements, spreadOverNodes, startFirstRollout } from './pod.js';
+import {
+  appContainer,
+  appPod,
+  componentDeployment,
+  replicasUnlessAutoscaled,
+  componentService,
+  resourceRequirements,
+  spreadOverNodes,
+  startFirstRollout,
+} from './pod.js';
 
 const PORT_NAME = 'http';
 

@@ -10,7 +10,7 @@ describe('beat Deployment', () => {
     expect(d?.spec?.strategy).toEqual({ type: 'Recreate' });
   });
 
-  it('uses the worker\'s Celery app and keeps its schedule in /tmp', () => {
+  it("uses the worker's Celery app and keeps its schedule in /tmp", () => {
     const app = finwise();
     expect(beatCommand(app, app.spec.beat!)).toEqual(['celery', '-A', 'app.celery', 'beat', '--loglevel=info', `--schedule=${BEAT_SCHEDULE_FILE}`]);
   });

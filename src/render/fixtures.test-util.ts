@@ -3,14 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import type { KubernetesObject, V1ObjectMeta } from '@kubernetes/client-node';
-import {
-  API_VERSION,
-  KIND,
-  formatFieldErrors,
-  validateBackendApp,
-  type BackendApp,
-  type BackendAppSpecInput,
-} from '../api/v1alpha1.js';
+import { API_VERSION, KIND, formatFieldErrors, validateBackendApp, type BackendApp, type BackendAppSpecInput } from '../api/v1alpha1.js';
 
 export const SAMPLE_FILE = new URL('../../config/samples/finwise.yaml', import.meta.url);
 

@@ -21,7 +21,7 @@ describe('flower', () => {
     expect(c?.livenessProbe?.httpGet?.path).toBe('/healthcheck');
   });
 
-  it('is restricted, as the image\'s own user', () => {
+  it("is restricted, as the image's own user", () => {
     const spec = flowerDeployment(finwise())?.spec?.template.spec;
     expect(spec && restrictedViolations(spec)).toEqual([]);
     expect(spec?.securityContext?.runAsUser).toBe(1000);

@@ -2,7 +2,16 @@
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import type { BackendApp } from '../api/v1alpha1.js';
 import { credentialsSecretName } from './labels.js';
-import { componentDeployment, componentService, containerSecurityContext, hardenedPod, resourceRequirements, startFirstRollout, tmpMount, tmpVolume } from './pod.js';
+import {
+  componentDeployment,
+  componentService,
+  containerSecurityContext,
+  hardenedPod,
+  resourceRequirements,
+  startFirstRollout,
+  tmpMount,
+  tmpVolume,
+} from './pod.js';
 import { SECRET_KEYS, secretKeyEnv } from './secrets.js';
 
 const PORT_NAME = 'http';

@@ -15,7 +15,10 @@ describe('HorizontalPodAutoscaler', () => {
   it('defaults to 80% CPU when no target is given, and can scale on memory alone', () => {
     const cpu = makeApp({ image: 'x:1', worker: { app: 'p', autoscaling: { maxReplicas: 4 }, resources: { requests: { cpu: '1' } } } });
     expect(horizontalPodAutoscaler(cpu, 'worker')?.spec?.metrics?.[0]?.resource?.target.averageUtilization).toBe(80);
-    const mem = makeApp({ image: 'x:1', worker: { app: 'p', autoscaling: { maxReplicas: 4, targetMemoryUtilizationPercentage: 70 }, resources: { requests: { memory: '1Gi' } } } });
+    const mem = makeApp({
+      image: 'x:1',
+      worker: { app: 'p', autoscaling: { maxReplicas: 4, targetMemoryUtilizationPercentage: 70 }, resources: { requests: { memory: '1Gi' } } },
+    });
     expect(horizontalPodAutoscaler(mem, 'worker')?.spec?.metrics?.map((m) => m.resource?.name)).toEqual(['memory']);
   });
 

@@ -104,11 +104,7 @@ describe('renderApp', () => {
     expect(containers.map((c) => c.name).sort()).toEqual(['api', 'beat', 'flower', 'mongodb', 'postgres', 'redis', 'worker']);
     for (const c of containers) {
       const secretVars = (c.env ?? []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name);
-      const argv = [
-        ...(c.command ?? []),
-        ...(c.args ?? []),
-        ...[c.startupProbe, c.readinessProbe, c.livenessProbe].flatMap((p) => p?.exec?.command ?? []),
-      ];
+      const argv = [...(c.command ?? []), ...(c.args ?? []), ...[c.startupProbe, c.readinessProbe, c.livenessProbe].flatMap((p) => p?.exec?.command ?? [])];
       for (const arg of argv) {
         for (const p of passwords) expect(arg, `${c.name}: ${arg}`).not.toContain(p);
         for (const v of values.filter((v) => passwords.some((p) => v.includes(p)))) expect(arg, `${c.name}: ${arg}`).not.toContain(v);

@@ -38,12 +38,7 @@ export function planApp(app: BackendApp, inputs: RenderInputs): Step[] {
     tools: [flowerDeployment(app), flowerService(app)],
     jobs: [migrationJob(app)],
     workloads: [apiDeployment(app), apiService(app), workerDeployment(app), beatDeployment(app)],
-    scaling: [
-      horizontalPodAutoscaler(app, 'api'),
-      podDisruptionBudget(app, 'api'),
-      horizontalPodAutoscaler(app, 'worker'),
-      podDisruptionBudget(app, 'worker'),
-    ],
+    scaling: [horizontalPodAutoscaler(app, 'api'), podDisruptionBudget(app, 'api'), horizontalPodAutoscaler(app, 'worker'), podDisruptionBudget(app, 'worker')],
   };
   return STEPS.map((s) => ({
     ...s,

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeApp } from './fixtures.test-util.js';
-import {
-  componentName,
-  credentialsSecretName,
-  headlessServiceName,
-  labels,
-  objectMeta,
-  ownerReference,
-  selectorLabels,
-} from './labels.js';
+import { componentName, credentialsSecretName, headlessServiceName, labels, objectMeta, ownerReference, selectorLabels } from './labels.js';
 
 const app = makeApp({ image: 'x:1' }, { namespace: 'team-a' });
 

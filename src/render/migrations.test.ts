@@ -26,13 +26,23 @@ describe('migrationJob', () => {
     const revision = releaseRevision(app);
     expect(revision).toMatch(/^[0-9a-f]{10}$/);
     expect(job?.metadata?.name).toBe(`finwise-migrate-${revision}`);
-    expect(job?.metadata?.labels).toMatchObject({ 'app.kubernetes.io/component': 'migrate', 'app.kubernetes.io/name': 'finwise', 'backendapp.io/release': revision });
+    expect(job?.metadata?.labels).toMatchObject({
+      'app.kubernetes.io/component': 'migrate',
+      'app.kubernetes.io/name': 'finwise',
+      'backendapp.io/release': revision,
+    });
     expect(job?.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'BackendApp', uid: 'u-1', controller: true });
     expect(job?.spec).toMatchObject({ activeDeadlineSeconds: 120, backoffLimit: 2 });
     expect(job?.spec?.template.metadata?.labels).toMatchObject({ 'app.kubernetes.io/component': 'migrate', 'backendapp.io/release': revision });
     expect(job?.spec?.template.spec?.restartPolicy).toBe('Never');
     const c = containerOf(job);
-    expect(c).toMatchObject({ name: 'migrate', image: app.spec.image, command: ['alembic', 'upgrade', 'head'], args: ['--sql'], terminationMessagePolicy: 'FallbackToLogsOnError' });
+    expect(c).toMatchObject({
+      name: 'migrate',
+      image: app.spec.image,
+      command: ['alembic', 'upgrade', 'head'],
+      args: ['--sql'],
+      terminationMessagePolicy: 'FallbackToLogsOnError',
+    });
   });
 
   it('defaults to 600 s and no retries', () => {

@@ -3,9 +3,15 @@ import { finwise, makeApp } from './fixtures.test-util.js';
 import { clientsOf, databaseNetworkPolicy } from './networkpolicy.js';
 
 describe('database NetworkPolicy', () => {
-  it('admits only this app\'s client pods, on the database port', () => {
+  it("admits only this app's client pods, on the database port", () => {
     expect(databaseNetworkPolicy(finwise(), 'postgres')?.spec).toEqual({
-      podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'finwise', 'app.kubernetes.io/component': 'postgres', 'app.kubernetes.io/managed-by': 'backendapp-operator' } },
+      podSelector: {
+        matchLabels: {
+          'app.kubernetes.io/instance': 'finwise',
+          'app.kubernetes.io/component': 'postgres',
+          'app.kubernetes.io/managed-by': 'backendapp-operator',
+        },
+      },
       policyTypes: ['Ingress'],
       ingress: [
         {

@@ -1,7 +1,17 @@
 // A NetworkPolicy per database: only this app's pods that use it may connect.
 import type { V1NetworkPolicy, V1NetworkPolicyIngressRule, V1NetworkPolicyPeer, V1NetworkPolicySpec } from '@kubernetes/client-node';
 import type { BackendApp, DatabaseKind } from '../api/v1alpha1.js';
-import { COMPONENT_LABEL, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, MIGRATE, componentName, objectMeta, selectorLabels, type LabelComponent } from './labels.js';
+import {
+  COMPONENT_LABEL,
+  INSTANCE_LABEL,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  MIGRATE,
+  componentName,
+  objectMeta,
+  selectorLabels,
+  type LabelComponent,
+} from './labels.js';
 import { ENGINES } from './databases/index.js';
 
 /**

@@ -7,13 +7,15 @@ describe('PodDisruptionBudget', () => {
     const pdb = podDisruptionBudget(finwise(), 'api');
     expect(pdb?.spec).toEqual({
       maxUnavailable: 1,
-      selector: { matchLabels: { 'app.kubernetes.io/instance': 'finwise', 'app.kubernetes.io/component': 'api', 'app.kubernetes.io/managed-by': 'backendapp-operator' } },
+      selector: {
+        matchLabels: { 'app.kubernetes.io/instance': 'finwise', 'app.kubernetes.io/component': 'api', 'app.kubernetes.io/managed-by': 'backendapp-operator' },
+      },
       unhealthyPodEvictionPolicy: 'AlwaysAllow',
     });
     expect(podDisruptionBudget(finwise(), 'worker')?.metadata?.name).toBe('finwise-worker');
   });
 
-  it('counts the autoscaler\'s ceiling, not the current replicas', () => {
+  it("counts the autoscaler's ceiling, not the current replicas", () => {
     const app = makeApp({ image: 'x:1', api: { replicas: 1, autoscaling: { minReplicas: 1, maxReplicas: 3 }, resources: { requests: { cpu: '1' } } } });
     expect(maxPods(app, 'api')).toBe(3);
     expect(podDisruptionBudget(app, 'api')).toBeDefined();

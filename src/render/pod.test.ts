@@ -45,7 +45,11 @@ describe('hardened pods', () => {
 });
 
 describe('restrictedViolations', () => {
-  const base = (): V1PodSpec => hardenedPod({ containers: [{ name: 'c', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }] }, { runAsUser: 1, runAsGroup: 1, fsGroup: 1 });
+  const base = (): V1PodSpec =>
+    hardenedPod(
+      { containers: [{ name: 'c', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }] },
+      { runAsUser: 1, runAsGroup: 1, fsGroup: 1 },
+    );
 
   it('accepts the hardened baseline', () => {
     expect(restrictedViolations(base())).toEqual([]);
@@ -75,7 +79,7 @@ describe('appEnv', () => {
     expect(names).toEqual(['DATABASE_URL', 'MONGODB_URL', 'REDIS_URL', 'CELERY_BROKER_URL', 'CELERY_RESULT_BACKEND', 'LOG_LEVEL']);
   });
 
-  it('lets a user variable replace the operator\'s instead of duplicating it', () => {
+  it("lets a user variable replace the operator's instead of duplicating it", () => {
     const app = makeApp({
       image: 'x:1',
       env: [{ name: 'DATABASE_URL', value: 'postgresql+asyncpg://elsewhere/db' }],
@@ -95,7 +99,10 @@ describe('resourceRequirements', () => {
 
 describe('restrictedViolations, rule by rule', () => {
   const compliant = (): V1PodSpec =>
-    hardenedPod({ containers: [{ name: 'c', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }] }, { runAsUser: 1, runAsGroup: 1, fsGroup: 1 });
+    hardenedPod(
+      { containers: [{ name: 'c', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }] },
+      { runAsUser: 1, runAsGroup: 1, fsGroup: 1 },
+    );
 
   it('forbids each host namespace', () => {
     for (const host of [{ hostNetwork: true }, { hostPID: true }, { hostIPC: true }]) {
@@ -128,7 +135,9 @@ describe('restrictedViolations, rule by rule', () => {
 
   it('forbids host ports, in init containers too', () => {
     const spec = compliant();
-    spec.initContainers = [{ name: 'init', ports: [{ containerPort: 80, hostPort: 80 }], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }];
+    spec.initContainers = [
+      { name: 'init', ports: [{ containerPort: 80, hostPort: 80 }], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } },
+    ];
     spec.containers[0]!.ports = [{ containerPort: 8000 }];
     expect(restrictedViolations(spec)).toEqual(['container init: hostPort is forbidden']);
   });
@@ -155,7 +164,7 @@ describe('componentDeployment', () => {
 });
 
 describe('app pods spread over nodes', () => {
-  it('one pod of each component per node where it can, by the component\'s selector', () => {
+  it("one pod of each component per node where it can, by the component's selector", () => {
     const app = finwise();
     for (const d of [appPodOf('api'), appPodOf('worker')]) {
       expect(d.spec.topologySpreadConstraints).toEqual([
@@ -163,7 +172,13 @@ describe('app pods spread over nodes', () => {
           maxSkew: 1,
           topologyKey: 'kubernetes.io/hostname',
           whenUnsatisfiable: 'ScheduleAnyway',
-          labelSelector: { matchLabels: { 'app.kubernetes.io/instance': 'finwise', 'app.kubernetes.io/component': d.component, 'app.kubernetes.io/managed-by': 'backendapp-operator' } },
+          labelSelector: {
+            matchLabels: {
+              'app.kubernetes.io/instance': 'finwise',
+              'app.kubernetes.io/component': d.component,
+              'app.kubernetes.io/managed-by': 'backendapp-operator',
+            },
+          },
         },
       ]);
     }
@@ -176,6 +191,9 @@ describe('app pods spread over nodes', () => {
 
 describe('resourceRequirements, partly given', () => {
   it('leaves out a resource given without a value', () => {
-    expect(resourceRequirements({ requests: { cpu: '1', memory: undefined }, limits: { memory: '1Gi' } })).toEqual({ requests: { cpu: '1' }, limits: { memory: '1Gi' } });
+    expect(resourceRequirements({ requests: { cpu: '1', memory: undefined }, limits: { memory: '1Gi' } })).toEqual({
+      requests: { cpu: '1' },
+      limits: { memory: '1Gi' },
+    });
   });
 });

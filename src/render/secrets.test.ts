@@ -100,10 +100,7 @@ describe('retention', () => {
   });
 
   it('owns Delete database credentials and Flower credentials', () => {
-    const app = makeApp(
-      { image: 'x:1', flower: {}, databases: { redis: { version: '7', deletionPolicy: 'Delete' } } },
-      { uid: 'u-1' },
-    );
+    const app = makeApp({ image: 'x:1', flower: {}, databases: { redis: { version: '7', deletionPolicy: 'Delete' } } }, { uid: 'u-1' });
     for (const s of credentialsSecrets(app, none)) {
       expect(isRetained(s), s.metadata?.name).toBe(false);
       expect(s.metadata?.ownerReferences?.[0]?.uid).toBe('u-1');

@@ -58,12 +58,7 @@ export function passwordFor(secretName: string, inputs: RenderInputs): string {
 }
 
 /** A credentials Secret of a component, labelled so the operator finds it; retained ones have no owner. */
-export function credentialsSecret(
-  app: BackendApp,
-  component: DatabaseKind | 'flower',
-  data: Record<string, string>,
-  policy?: DeletionPolicy,
-): V1Secret {
+export function credentialsSecret(app: BackendApp, component: DatabaseKind | 'flower', data: Record<string, string>, policy?: DeletionPolicy): V1Secret {
   const extra: Record<string, string> = { [CREDENTIALS_LABEL]: 'true' };
   if (policy) extra[DELETION_POLICY_LABEL] = policy;
   return {

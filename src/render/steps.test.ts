@@ -29,7 +29,10 @@ describe('batches', () => {
   it('lets an empty step hold nothing back: with no jobs, databases and workloads go out together', () => {
     const names = (bs: Step[][]) => bs.map((b) => b.map((s) => s.name));
     const steps = STEPS.map((s) => step(s.name, s.barrier, s.name === 'jobs' || s.name === 'credentials' ? [] : undefined));
-    expect(names(batches(steps))).toEqual([['credentials', 'network-policies'], ['databases', 'tools', 'jobs', 'workloads', 'scaling']]);
+    expect(names(batches(steps))).toEqual([
+      ['credentials', 'network-policies'],
+      ['databases', 'tools', 'jobs', 'workloads', 'scaling'],
+    ]);
   });
 
   it('keeps trailing steps without a barrier, and gives nothing for nothing', () => {

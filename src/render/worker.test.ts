@@ -6,13 +6,21 @@ describe('worker Deployment', () => {
   it('runs celery worker with the concurrency and queues', () => {
     const app = makeApp({ image: 'x:1', worker: { app: 'app.celery', queues: ['default', 'emails'] }, flower: {}, databases: { redis: { version: '7' } } });
     expect(workerCommand(app, app.spec.worker!)).toEqual([
-      'celery', '-A', 'app.celery', 'worker', '--loglevel=info', '--concurrency=2', '--queues', 'default,emails', '--task-events',
+      'celery',
+      '-A',
+      'app.celery',
+      'worker',
+      '--loglevel=info',
+      '--concurrency=2',
+      '--queues',
+      'default,emails',
+      '--task-events',
     ]);
   });
 
   // A stock Celery app sends .delay() and beat's tasks to "celery"; a worker told to
   // consume only other queues never sees them (found on a real node: LLEN celery grew).
-  it('consumes Celery\'s default queue in the sample, where its tasks are sent', () => {
+  it("consumes Celery's default queue in the sample, where its tasks are sent", () => {
     const app = finwise();
     expect(app.spec.worker?.queues).toBeUndefined();
     expect(workerCommand(app, app.spec.worker!)).not.toContain('--queues');
@@ -21,7 +29,15 @@ describe('worker Deployment', () => {
   it('sends task events only when Flower is there to read them', () => {
     const app = makeApp({ image: 'x:1', worker: { app: 'proj', pool: 'threads', extraArgs: ['--max-tasks-per-child', '100'] } });
     expect(workerCommand(app, app.spec.worker!)).toEqual([
-      'celery', '-A', 'proj', 'worker', '--loglevel=info', '--concurrency=2', '--pool=threads', '--max-tasks-per-child', '100',
+      'celery',
+      '-A',
+      'proj',
+      'worker',
+      '--loglevel=info',
+      '--concurrency=2',
+      '--pool=threads',
+      '--max-tasks-per-child',
+      '100',
     ]);
   });
 
@@ -75,7 +91,7 @@ describe('worker probes', () => {
     }
   });
 
-  it('uses the user\'s liveness command when given', () => {
+  it("uses the user's liveness command when given", () => {
     const app = makeApp({ image: 'x:1', worker: { app: 'p', health: { livenessCommand: ['test', '-e', '/tmp/alive'] } } });
     expect(workerProbes(app.spec.worker!).livenessProbe.exec?.command).toEqual(['test', '-e', '/tmp/alive']);
   });

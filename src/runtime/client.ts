@@ -4,12 +4,7 @@
 // client share. Everything authenticates through KubeConfig, so exec plugins,
 // client certificates, tokens and in-cluster service accounts all work.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import {
-  HttpMethod,
-  IsomorphicFetchHttpLibrary,
-  KubeConfig,
-  RequestContext,
-} from '@kubernetes/client-node';
+import { HttpMethod, IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from '@kubernetes/client-node';
 
 /** The field manager of every server-side apply the operator sends. */
 
@@ -38,9 +33,7 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): KubeConfig {
   else kc.loadFromDefault();
   if (opts.context) kc.setCurrentContext(opts.context);
   if (!kc.getCurrentCluster()) {
-    throw new Error(
-      'no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod with a service account',
-    );
+    throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod with a service account');
   }
   return kc;
 }

@@ -185,11 +185,7 @@ export class Controller {
    * object, so moving a child from one owner to another notifies both.
    * `priority` orders the requests in the queue (LOW_PRIORITY: behind the rest).
    */
-  watches<T extends KubernetesObject>(
-    informer: Informer<T>,
-    map: (obj: T) => Request[],
-    opts: { predicate?: Predicate<T>; priority?: number } = {},
-  ): this {
+  watches<T extends KubernetesObject>(informer: Informer<T>, map: (obj: T) => Request[], opts: { predicate?: Predicate<T>; priority?: number } = {}): this {
     if (this.started) throw new Error(`controller ${this.name}: add watches before start()`);
     const p = opts.predicate ?? {};
     const enqueue = (objs: T[]) => {

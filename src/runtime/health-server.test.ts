@@ -100,7 +100,11 @@ describe('HealthServer', () => {
   });
 
   it('disables both listeners with "0" and fails start when the port is taken', async () => {
-    server = new HealthServer({ registry: new Metrics({ defaultMetrics: false, prefix: 'test' }).registry, metricsBindAddress: '0', healthProbeBindAddress: '0' });
+    server = new HealthServer({
+      registry: new Metrics({ defaultMetrics: false, prefix: 'test' }).registry,
+      metricsBindAddress: '0',
+      healthProbeBindAddress: '0',
+    });
     await server.start();
     expect(server.urls()).toEqual({});
 
@@ -118,7 +122,11 @@ describe('HealthServer', () => {
   });
 
   it('stops answering after close', async () => {
-    server = new HealthServer({ registry: new Metrics({ defaultMetrics: false, prefix: 'test' }).registry, metricsBindAddress: '0', healthProbeBindAddress: '127.0.0.1:0' });
+    server = new HealthServer({
+      registry: new Metrics({ defaultMetrics: false, prefix: 'test' }).registry,
+      metricsBindAddress: '0',
+      healthProbeBindAddress: '127.0.0.1:0',
+    });
     await server.start();
     const { health } = server.urls();
     await server.close();

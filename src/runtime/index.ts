@@ -68,5 +68,14 @@ export {
   type SignalHandler,
 } from './manager.js';
 export { Metrics, type MetricsOptions } from './metrics.js';
-export { WorkQueue, type Queue, LOW_PRIORITY, ItemExponentialFailureRateLimiter, BucketRateLimiter, MaxOfRateLimiter, defaultControllerRateLimiter, type RateLimiter } from './workqueue.js';
+export {
+  WorkQueue,
+  type Queue,
+  LOW_PRIORITY,
+  ItemExponentialFailureRateLimiter,
+  BucketRateLimiter,
+  MaxOfRateLimiter,
+  defaultControllerRateLimiter,
+  type RateLimiter,
+} from './workqueue.js';
 export { createEventRecorder, type EventRecorder, type EventType } from './events.js';

@@ -93,7 +93,10 @@ describe('Informer', () => {
     const { source, inf, events } = setup();
     inf.start();
     await tick();
-    const written: KubernetesObject = source.upsertSilently({ ...obj('a', 'x', { v: '1' }), metadata: { namespace: 'a', name: 'x', uid: 'u1', labels: { v: '1' } } });
+    const written: KubernetesObject = source.upsertSilently({
+      ...obj('a', 'x', { v: '1' }),
+      metadata: { namespace: 'a', name: 'x', uid: 'u1', labels: { v: '1' } },
+    });
     inf.observe(written);
     expect(inf.get('a', 'x')?.metadata?.labels).toEqual({ v: '1' });
     expect(events).toEqual([]); // the watch event will call the handlers
@@ -321,7 +324,12 @@ describe('Informer', () => {
     inf.start();
     await tick();
     expect(source.lists.map((l) => l.namespace)).toEqual(['a', 'b']);
-    expect(inf.list().map((o) => o.metadata?.name).sort()).toEqual(['x', 'y']);
+    expect(
+      inf
+        .list()
+        .map((o) => o.metadata?.name)
+        .sort(),
+    ).toEqual(['x', 'y']);
     events.length = 0;
     const wa = source.active().find((w) => w.opts.namespace === 'a');
     source.compact();
@@ -371,7 +379,12 @@ describe('Informer', () => {
     await tick();
     source.upsert(obj('a', 'y', { app: 'one' }));
     source.upsert(obj('a', 'z', { app: 'two' }));
-    expect(inf.byIndex('app', 'one').map((o) => o.metadata?.name).sort()).toEqual(['x', 'y']);
+    expect(
+      inf
+        .byIndex('app', 'one')
+        .map((o) => o.metadata?.name)
+        .sort(),
+    ).toEqual(['x', 'y']);
     source.upsert(obj('a', 'y', { app: 'two' }));
     expect(inf.byIndex('app', 'one').map((o) => o.metadata?.name)).toEqual(['x']);
     source.delete('a', 'z');

@@ -181,8 +181,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.resyncPeriodMs = opts.resyncPeriodMs ?? 0;
     this.now = opts.now ?? Date.now;
     const namespaced = opts.resource.namespaced ?? true;
-    const scopes: Array<string | undefined> =
-      namespaced && opts.namespaces && opts.namespaces.length > 0 ? [...new Set(opts.namespaces)] : [undefined];
+    const scopes: Array<string | undefined> = namespaced && opts.namespaces && opts.namespaces.length > 0 ? [...new Set(opts.namespaces)] : [undefined];
     const config: ReflectorConfig = {
       source: opts.source,
       labelSelector: opts.labelSelector,
@@ -198,9 +197,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       now: this.now,
     };
     if (config.timeoutMin <= 0 || config.timeoutMax < config.timeoutMin) {
-      throw new Error(
-        `informer ${this.name}: watchTimeoutSeconds must satisfy 0 < min <= max, got min=${config.timeoutMin} max=${config.timeoutMax}`,
-      );
+      throw new Error(`informer ${this.name}: watchTimeoutSeconds must satisfy 0 < min <= max, got min=${config.timeoutMin} max=${config.timeoutMax}`);
     }
     this.reflectors = scopes.map((ns) => new Reflector<T>(this, config, ns, this.log));
   }

@@ -79,9 +79,7 @@ describe('kubeListWatch', () => {
   });
 
   it('rejects with the status code on an error answer', async () => {
-    api = await startFakeApiServer((_req, _url, _body, res) =>
-      sendJSON(res, 403, status(403, 'Forbidden', 'deployments.apps is forbidden')),
-    );
+    api = await startFakeApiServer((_req, _url, _body, res) => sendJSON(res, 403, status(403, 'Forbidden', 'deployments.apps is forbidden')));
     await expect(kubeListWatch(api.kc, DEPLOYMENTS).list({ signal: new AbortController().signal })).rejects.toMatchObject({
       code: 403,
       reason: 'Forbidden',

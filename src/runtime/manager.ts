@@ -35,10 +35,7 @@ export class CacheSyncTimeoutError extends Error {
   }
 }
 
-export type ManagerLeaderElection = Omit<
-  LeaderElectionOptions,
-  'logger' | 'metrics' | 'onStartedLeading' | 'onStoppedLeading' | 'onNewLeader'
->;
+export type ManagerLeaderElection = Omit<LeaderElectionOptions, 'logger' | 'metrics' | 'onStartedLeading' | 'onStoppedLeading' | 'onNewLeader'>;
 
 export interface ManagerOptions {
   logger?: Logger;

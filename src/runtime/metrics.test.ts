@@ -29,7 +29,7 @@ describe('Metrics', () => {
     }
   });
 
-  it('uses controller-runtime\'s reconcile time buckets and client-go\'s workqueue buckets', async () => {
+  it("uses controller-runtime's reconcile time buckets and client-go's workqueue buckets", async () => {
     const m = new Metrics({ defaultMetrics: false, prefix: 'test' });
     m.reconcileTime.observe({ controller: 'c' }, 0.003);
     m.queueMetrics('c').queueDuration.observe(2e-8);

@@ -5,8 +5,8 @@ import type { QueueMetrics } from './workqueue.js';
 
 /** controller-runtime's buckets for controller_runtime_reconcile_time_seconds. */
 const RECONCILE_TIME_BUCKETS = [
-  0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 1.75,
-  2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60,
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8,
+  9, 10, 15, 20, 25, 30, 40, 50, 60,
 ];
 
 /** client-go/controller-runtime's workqueue buckets: prometheus.ExponentialBuckets(10e-9, 10, 12). */
@@ -138,9 +138,7 @@ export class Metrics {
     // process runs no timers for them.
     this.workqueueUnfinishedWork = new Gauge({
       name: 'workqueue_unfinished_work_seconds',
-      help:
-        'How many seconds of work has been done that is in progress and hasn\'t been observed by work_duration. ' +
-        'Large values indicate stuck threads.',
+      help: "How many seconds of work has been done that is in progress and hasn't been observed by work_duration. " + 'Large values indicate stuck threads.',
       labelNames: ['name', 'controller'],
       registers,
       collect() {

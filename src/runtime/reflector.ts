@@ -129,10 +129,7 @@ export class Reflector<T extends KubernetesObject> {
         this.log.debug('watch closed by the server; re-watching');
       } else {
         if (end.err !== undefined) this.lastError = errorMessage(end.err);
-        this.log.info(
-          { reason: end.reason, relist: end.relist, err: this.lastError, retryInMs: Math.round(delay) },
-          'watch ended; restarting',
-        );
+        this.log.info({ reason: end.reason, relist: end.relist, err: this.lastError, retryInMs: Math.round(delay) }, 'watch ended; restarting');
       }
       if (delay > 0) await this.sleep(delay);
     }
@@ -196,10 +193,7 @@ export class Reflector<T extends KubernetesObject> {
       };
       const armWatchdog = () => {
         clearTimeout(watchdog);
-        watchdog = setTimeout(
-          () => finish('watchdog', false, new Error(`no watch event for ${watchdogMs} ms`)),
-          watchdogMs,
-        );
+        watchdog = setTimeout(() => finish('watchdog', false, new Error(`no watch event for ${watchdogMs} ms`)), watchdogMs);
       };
 
       this.endWatch = () => finish('stopped', false);

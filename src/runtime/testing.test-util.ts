@@ -4,14 +4,7 @@
 // and meant for the reconciler's tests too.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { KubeApiError } from './client.js';
-import type {
-  ListOptions,
-  ListResult,
-  ListWatchSource,
-  WatchHandle,
-  WatchHandlers,
-  WatchOptions,
-} from './informer.js';
+import type { ListOptions, ListResult, ListWatchSource, WatchHandle, WatchHandlers, WatchOptions } from './informer.js';
 import type { LeaseClient, LeaseRecord } from './leader-election.js';
 
 /** Matches equality-based selectors: `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated. */
@@ -170,9 +163,7 @@ export class FakeListWatch implements ListWatchSource {
     if (opts.signal.aborted) throw new Error('aborted');
     const err = this.listErrors.shift();
     if (err !== undefined) throw err;
-    const items = [...this.objects.values()]
-      .filter((o) => this.matches(o, opts))
-      .map((o) => structuredClone(o));
+    const items = [...this.objects.values()].filter((o) => this.matches(o, opts)).map((o) => structuredClone(o));
     return { items, resourceVersion: String(this.rv) };
   }
 

@@ -1,12 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  LOW_PRIORITY,
-  BucketRateLimiter,
-  ItemExponentialFailureRateLimiter,
-  MaxOfRateLimiter,
-  WorkQueue,
-  type QueueMetrics,
-} from './workqueue.js';
+import { LOW_PRIORITY, BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter, WorkQueue, type QueueMetrics } from './workqueue.js';
 
 function recordingMetrics() {
   const m = {

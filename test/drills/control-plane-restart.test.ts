@@ -77,10 +77,15 @@ function probeLoop(op: OperatorProcess): { samples: Probe[]; stop(): Promise<voi
 
 /** Patch `fn` until the API server takes it (it may still answer 5xx for a moment after a restart); returns when it did. */
 async function patchUntilAccepted(fn: () => Promise<unknown>): Promise<number> {
-  return waitFor('the API server to accept a change', async () => {
-    await fn();
-    return Date.now();
-  }, 60_000, 250);
+  return waitFor(
+    'the API server to accept a change',
+    async () => {
+      await fn();
+      return Date.now();
+    },
+    60_000,
+    250,
+  );
 }
 
 describe('drill 3: API server and etcd restarts', () => {
@@ -89,7 +94,11 @@ describe('drill 3: API server and etcd restarts', () => {
   it('the operator survives both, /readyz follows the outage, and changes after each restart are reconciled within 30 s', async () => {
     const deployments = CHILD_KINDS['apps/v1/Deployment'];
     if (!deployments) throw new Error('no Deployment kind');
-    await inParallel(Array.from({ length: APPS }, (_, i) => app(i)), APPS, (m) => applyManifest(m));
+    await inParallel(
+      Array.from({ length: APPS }, (_, i) => app(i)),
+      APPS,
+      (m) => applyManifest(m),
+    );
     operator = await startOperator({ namespaces: [ns.name], leaderElect: true, leaderElectionNamespace: ns.name, logLevel: 'info' });
     const pid = operator.proc.pid;
     await waitAllReady(ns.name, APPS, 180_000);
@@ -97,7 +106,10 @@ describe('drill 3: API server and etcd restarts', () => {
     const restartsBefore = await metric(operator, 'backendapp_informer_restarts_total');
     const figures: string[] = [];
 
-    for (const [component, tag] of [['kube-apiserver', '2.0.0'], ['etcd', '3.0.0']] as const) {
+    for (const [component, tag] of [
+      ['kube-apiserver', '2.0.0'],
+      ['etcd', '3.0.0'],
+    ] as const) {
       const op = operator;
       const probes = probeLoop(op);
       const down = Date.now();
@@ -111,27 +123,32 @@ describe('drill 3: API server and etcd restarts', () => {
       const up = Date.now();
       // A change to every app, made as soon as the API server takes writes again.
       const changed = await patchUntilAccepted(async () => {
-        await inParallel(Array.from({ length: APPS }, (_, i) => i), APPS, (i) =>
-          mergePatch(BACKENDAPPS, ns.name, `app-${i}`, { spec: { image: `ghcr.io/acme/backend:${tag}` } }),
+        await inParallel(
+          Array.from({ length: APPS }, (_, i) => i),
+          APPS,
+          (i) => mergePatch(BACKENDAPPS, ns.name, `app-${i}`, { spec: { image: `ghcr.io/acme/backend:${tag}` } }),
         );
       });
       // Reconciled: every Deployment carries the change and every status reports
       // the new generation. Ready also needs the controller-manager and kwok, which
       // lost the API server as well, to roll the pods: waited for once, at the end.
-      const reconciled = await whileAlive(op, waitFor(
-        `every app's children on ${tag} and its status at the new generation`,
-        async () => {
-          for (let i = 0; i < APPS; i++) {
-            const d = await get(deployments, ns.name, `app-${i}-api`);
-            const a = await get(BACKENDAPPS, ns.name, `app-${i}`);
-            if (d?.spec?.template?.spec?.containers?.[0]?.image !== `ghcr.io/acme/backend:${tag}`) return undefined;
-            if (!a || a.status?.observedGeneration !== a.metadata.generation) return undefined;
-          }
-          return Date.now();
-        },
-        120_000,
-        250,
-      ));
+      const reconciled = await whileAlive(
+        op,
+        waitFor(
+          `every app's children on ${tag} and its status at the new generation`,
+          async () => {
+            for (let i = 0; i < APPS; i++) {
+              const d = await get(deployments, ns.name, `app-${i}-api`);
+              const a = await get(BACKENDAPPS, ns.name, `app-${i}`);
+              if (d?.spec?.template?.spec?.containers?.[0]?.image !== `ghcr.io/acme/backend:${tag}`) return undefined;
+              if (!a || a.status?.observedGeneration !== a.metadata.generation) return undefined;
+            }
+            return Date.now();
+          },
+          120_000,
+          250,
+        ),
+      );
       await waitFor('/readyz 200 again', async () => probes.samples.some((s) => s.at > up && s.ready === 200), 60_000);
       await sleep(1_000);
       await probes.stop();

@@ -68,29 +68,59 @@ describe('drill 8: deleting an app whose spec is invalid', () => {
     await whileAlive(op, waitAllReady(ns.name, 1, 240_000));
     const secretsBefore = byName(await list(secretsRef, ns.name, 'backendapp.io/credentials=true'));
     const claimsBefore = byName(await list(PVCS, ns.name));
-    expect([...secretsBefore.keys()].sort()).toEqual(['keep-flower-credentials', 'keep-mongodb-credentials', 'keep-postgres-credentials', 'keep-redis-credentials']);
+    expect([...secretsBefore.keys()].sort()).toEqual([
+      'keep-flower-credentials',
+      'keep-mongodb-credentials',
+      'keep-postgres-credentials',
+      'keep-redis-credentials',
+    ]);
     expect([...claimsBefore.keys()].sort()).toEqual(['data-keep-mongodb-0', 'data-keep-postgres-0', 'data-keep-redis-0']);
 
     let deleteMs = 0;
     try {
       // An older, looser CRD lets an invalid spec be stored; the operator reports it.
       await kubectlOk([
-        'patch', 'crd', CRD, '--type=json', '-p',
-        JSON.stringify([{ op: 'replace', path: '/spec/versions/0/schema/openAPIV3Schema/properties/spec', value: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } }]),
+        'patch',
+        'crd',
+        CRD,
+        '--type=json',
+        '-p',
+        JSON.stringify([
+          {
+            op: 'replace',
+            path: '/spec/versions/0/schema/openAPIV3Schema/properties/spec',
+            value: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+          },
+        ]),
       ]);
-      await waitFor('the looser CRD to serve', async () => {
-        await mergePatch(BACKENDAPPS, ns.name, 'keep', { spec: { api: { port: 70000 }, databases: { postgres: { deletionPolicy: 'Sometimes' } } } });
-        return true;
-      }, 30_000, 500);
-      await whileAlive(op, waitFor('InvalidSpec', async () => {
-        const a = await get(BACKENDAPPS, ns.name, 'keep');
-        return a && a.status?.observedGeneration === a.metadata.generation && conditionOf(a, 'Ready')?.reason === 'InvalidSpec' ? a : undefined;
-      }, 30_000));
+      await waitFor(
+        'the looser CRD to serve',
+        async () => {
+          await mergePatch(BACKENDAPPS, ns.name, 'keep', { spec: { api: { port: 70000 }, databases: { postgres: { deletionPolicy: 'Sometimes' } } } });
+          return true;
+        },
+        30_000,
+        500,
+      );
+      await whileAlive(
+        op,
+        waitFor(
+          'InvalidSpec',
+          async () => {
+            const a = await get(BACKENDAPPS, ns.name, 'keep');
+            return a && a.status?.observedGeneration === a.metadata.generation && conditionOf(a, 'Ready')?.reason === 'InvalidSpec' ? a : undefined;
+          },
+          30_000,
+        ),
+      );
 
       // The deletion completes, finalizer and all.
       const deleting = Date.now();
       await remove(BACKENDAPPS, ns.name, 'keep');
-      await whileAlive(op, waitFor('the app gone', async () => (await get(BACKENDAPPS, ns.name, 'keep')) === undefined, 60_000, 250));
+      await whileAlive(
+        op,
+        waitFor('the app gone', async () => (await get(BACKENDAPPS, ns.name, 'keep')) === undefined, 60_000, 250),
+      );
       deleteMs = Date.now() - deleting;
     } finally {
       await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', 'crds/']);
@@ -99,12 +129,20 @@ describe('drill 8: deleting an app whose spec is invalid', () => {
     // Garbage collection takes the workloads; Retain keeps volumes and credentials, Delete removes them.
     const statefulSets = CHILD_KINDS['apps/v1/StatefulSet'];
     if (!statefulSets) throw new Error('no StatefulSet kind');
-    await whileAlive(op, waitFor('the workloads collected, the Delete database removed', async () => {
-      const sts = await list(statefulSets, ns.name);
-      const claims = byName(await list(PVCS, ns.name));
-      const secrets = byName(await list(secretsRef, ns.name));
-      return sts.length === 0 && !claims.has('data-keep-mongodb-0') && !secrets.has('keep-mongodb-credentials') && !secrets.has('keep-flower-credentials');
-    }, 120_000, 500));
+    await whileAlive(
+      op,
+      waitFor(
+        'the workloads collected, the Delete database removed',
+        async () => {
+          const sts = await list(statefulSets, ns.name);
+          const claims = byName(await list(PVCS, ns.name));
+          const secrets = byName(await list(secretsRef, ns.name));
+          return sts.length === 0 && !claims.has('data-keep-mongodb-0') && !secrets.has('keep-mongodb-credentials') && !secrets.has('keep-flower-credentials');
+        },
+        120_000,
+        500,
+      ),
+    );
     const kept = byName(await list(secretsRef, ns.name, 'backendapp.io/credentials=true'));
     const keptClaims = byName(await list(PVCS, ns.name));
     expect([...kept.keys()].sort()).toEqual(['keep-postgres-credentials', 'keep-redis-credentials']);
@@ -112,19 +150,24 @@ describe('drill 8: deleting an app whose spec is invalid', () => {
     for (const s of kept.values()) expect(s.metadata.ownerReferences ?? []).toEqual([]);
 
     // Created again with the same name: the same passwords, the same claims on the same volumes.
-    await waitFor('the restored CRD to refuse an invalid spec', async () => {
-      try {
-        await requestJSON(kubeConfig(), {
-          method: 'POST',
-          path: resourcePath(BACKENDAPPS, ns.name),
-          query: { dryRun: 'All' },
-          body: { ...app(), metadata: { name: 'probe' }, spec: { ...app().spec, api: { port: 70000 } } },
-        });
-        return false;
-      } catch {
-        return true;
-      }
-    }, 30_000, 500);
+    await waitFor(
+      'the restored CRD to refuse an invalid spec',
+      async () => {
+        try {
+          await requestJSON(kubeConfig(), {
+            method: 'POST',
+            path: resourcePath(BACKENDAPPS, ns.name),
+            query: { dryRun: 'All' },
+            body: { ...app(), metadata: { name: 'probe' }, spec: { ...app().spec, api: { port: 70000 } } },
+          });
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      30_000,
+      500,
+    );
     const recreating = Date.now();
     await applyManifest(app());
     await whileAlive(op, waitAllReady(ns.name, 1, 240_000));

@@ -69,12 +69,26 @@ function base(i: number): Manifest {
       port: 8000,
       replicas: 1,
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } },
-      health: { startup: { path: '/health' }, readiness: { path: '/health/ready' }, liveness: { path: '/health/live' }, intervalSeconds: 30, timeoutSeconds: 10, startPeriodSeconds: 40, retries: 3 },
+      health: {
+        startup: { path: '/health' },
+        readiness: { path: '/health/ready' },
+        liveness: { path: '/health/live' },
+        intervalSeconds: 30,
+        timeoutSeconds: 10,
+        startPeriodSeconds: 40,
+        retries: 3,
+      },
     },
     worker: { app: 'app.celery', concurrency: 2, queues: ['default'], replicas: 1, resources: { requests: { cpu: '100m' } } },
     beat: {},
   };
-  if (i % 4 !== 0) return { apiVersion: 'backendapp.io/v1alpha1', kind: 'BackendApp', metadata: { name, namespace: ns.name }, spec: { ...common, databases: { redis: { version: '7' } } } };
+  if (i % 4 !== 0)
+    return {
+      apiVersion: 'backendapp.io/v1alpha1',
+      kind: 'BackendApp',
+      metadata: { name, namespace: ns.name },
+      spec: { ...common, databases: { redis: { version: '7' } } },
+    };
   return {
     apiVersion: 'backendapp.io/v1alpha1',
     kind: 'BackendApp',
@@ -90,12 +104,31 @@ function base(i: number): Manifest {
         { name: 'API_KEY', valueFrom: { secretKeyRef: { name: 'api-keys', key: 'key', optional: true } } },
       ],
       securityContext: { runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 },
-      api: { ...common.api, command: ['uvicorn', 'app.main:app'], args: ['--port', '8000'], autoscaling: { minReplicas: 1, maxReplicas: 2, targetCPUUtilizationPercentage: 80 } },
-      worker: { ...common.worker, pool: 'prefork', loglevel: 'info', extraArgs: ['--max-tasks-per-child', '100'], terminationGracePeriodSeconds: 60, health: { intervalSeconds: 30, timeoutSeconds: 20, startPeriodSeconds: 60, retries: 3 } },
+      api: {
+        ...common.api,
+        command: ['uvicorn', 'app.main:app'],
+        args: ['--port', '8000'],
+        autoscaling: { minReplicas: 1, maxReplicas: 2, targetCPUUtilizationPercentage: 80 },
+      },
+      worker: {
+        ...common.worker,
+        pool: 'prefork',
+        loglevel: 'info',
+        extraArgs: ['--max-tasks-per-child', '100'],
+        terminationGracePeriodSeconds: 60,
+        health: { intervalSeconds: 30, timeoutSeconds: 20, startPeriodSeconds: 60, retries: 3 },
+      },
       beat: { app: 'app.celery', loglevel: 'info', scheduler: 'celery.beat:PersistentScheduler' },
       flower: { port: 5555, username: 'admin', image: 'mher/flower:2.0' },
       databases: {
-        postgres: { version: '16', storage: { size: '1Gi' }, database: 'app', username: 'app', deletionPolicy: 'Retain', resources: { limits: { memory: '512Mi' } } },
+        postgres: {
+          version: '16',
+          storage: { size: '1Gi' },
+          database: 'app',
+          username: 'app',
+          deletionPolicy: 'Retain',
+          resources: { limits: { memory: '512Mi' } },
+        },
         redis: { version: '7' },
         mongodb: { version: '7.0', storage: { size: '1Gi' } },
       },
@@ -112,13 +145,49 @@ const HUGE = 'x'.repeat(40_000);
 // refuses the whole body before there is a field to name).
 const hostileString = fc.oneof(
   fc.constantFrom(
-    '', ' ', HUGE, '💥🔥', 'ру́сский', 'مرحبا', '\u202egnp.evil', 'tab\there', 'new\nline', 'nul\u0000byte', 'nbsp\u00a0', '\ufffd\u{1f4a9}\u{e0001}',
+    '',
+    ' ',
+    HUGE,
+    '💥🔥',
+    'ру́сский',
+    'مرحبا',
+    '\u202egnp.evil',
+    'tab\there',
+    'new\nline',
+    'nul\u0000byte',
+    'nbsp\u00a0',
+    '\ufffd\u{1f4a9}\u{e0001}',
+    '../../etc/passwd',
+    '$(rm -rf /)',
+    '"; DROP TABLE apps; --',
+    '{{ .Values }}',
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion, as hostile input
-    '../../etc/passwd', '$(rm -rf /)', '"; DROP TABLE apps; --', '{{ .Values }}', '${HOME}', '*', 'A'.repeat(64), 'a'.repeat(254),
+    '${HOME}',
+    '*',
+    'A'.repeat(64),
+    'a'.repeat(254),
     // quantities and sizes
-    '1.5.5Gi', '-1', '-500m', '1e1000', '0x10', '10GiB', '1,5Gi', 'NaN', 'Infinity', '0', '0.0000000001', '99999999999999999999999999Ei',
+    '1.5.5Gi',
+    '-1',
+    '-500m',
+    '1e1000',
+    '0x10',
+    '10GiB',
+    '1,5Gi',
+    'NaN',
+    'Infinity',
+    '0',
+    '0.0000000001',
+    '99999999999999999999999999Ei',
     // paths and references
-    'health', '/a b', '/\u00e9t\u00e9', `/${'p'.repeat(2000)}`, 'http://example.com/health', 'app.celery:', '1app', 'app..celery',
+    'health',
+    '/a b',
+    '/\u00e9t\u00e9',
+    `/${'p'.repeat(2000)}`,
+    'http://example.com/health',
+    'app.celery:',
+    '1app',
+    'app..celery',
   ),
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
@@ -140,7 +209,11 @@ const hostileValue: fc.Arbitrary<Json> = fc.oneof(
 );
 
 /** Every node of a JSON value (leaves and inner nodes), with its parent and key; the root has none. */
-function nodesOf(v: Json, parent?: Record<string, Json> | Json[], key?: string | number): { value: Json; parent?: Record<string, Json> | Json[]; key?: string | number }[] {
+function nodesOf(
+  v: Json,
+  parent?: Record<string, Json> | Json[],
+  key?: string | number,
+): { value: Json; parent?: Record<string, Json> | Json[]; key?: string | number }[] {
   const out: { value: Json; parent?: Record<string, Json> | Json[]; key?: string | number }[] = [{ value: v, ...(parent ? { parent, key } : {}) }];
   if (Array.isArray(v)) for (const [i, x] of v.entries()) out.push(...nodesOf(x, v, i));
   else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(...nodesOf(x, v, k));
@@ -179,7 +252,11 @@ const CONFLICTS: ((s: LooseSpec) => void)[] = [
     s.flower = {};
   },
   (s) => (s.env = [{ name: 'A', value: 'x', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }]),
-  (s) => (s.env = [{ name: 'A', value: '1' }, { name: 'A', value: '2' }]),
+  (s) =>
+    (s.env = [
+      { name: 'A', value: '1' },
+      { name: 'A', value: '2' },
+    ]),
   (s) => (s.env = [{ name: 'A', valueFrom: { secretKeyRef: { name: 's', key: 'k' }, configMapKeyRef: { name: 'c', key: 'k' } } }]),
   (s) => (s.envFrom = [{ secretRef: { name: 's' }, configMapRef: { name: 'c' } }]),
   (s) => (s.worker.queues = ['default', 'default']),
@@ -195,7 +272,15 @@ const CONFLICTS: ((s: LooseSpec) => void)[] = [
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('set' as const), pathIndex: fc.nat(), value: hostileValue }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), pathIndex: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('unknown' as const), pathIndex: fc.nat(), key: fc.constantFrom('replicas', 'extra', 'Image', 'constructor', 'toString', 'hasOwnProperty', 'ports', 'x-kubernetes'), value: hostileValue }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('unknown' as const),
+      pathIndex: fc.nat(),
+      key: fc.constantFrom('replicas', 'extra', 'Image', 'constructor', 'toString', 'hasOwnProperty', 'ports', 'x-kubernetes'),
+      value: hostileValue,
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('conflict' as const), which: fc.nat() }) },
 );
 
@@ -287,7 +372,11 @@ describe('drill 5: hostile input', () => {
     await whileAlive(op, waitAllReady(bystanderNs.name, 1, 180_000));
     await new Promise((r) => setTimeout(r, 3_000));
     const snapshot = async () => {
-      const objs: Obj[] = [...(await Promise.all(Object.values(CHILD_KINDS).map((ref) => list(ref, bystanderNs.name)))).flat(), ...(await list(PODS, bystanderNs.name)), ...(await list(BACKENDAPPS, bystanderNs.name))];
+      const objs: Obj[] = [
+        ...(await Promise.all(Object.values(CHILD_KINDS).map((ref) => list(ref, bystanderNs.name)))).flat(),
+        ...(await list(PODS, bystanderNs.name)),
+        ...(await list(BACKENDAPPS, bystanderNs.name)),
+      ];
       return Object.fromEntries(objs.map((o) => [objKey(o), o.metadata.resourceVersion]));
     };
     const bystanderBefore = await snapshot();
@@ -311,38 +400,46 @@ describe('drill 5: hostile input', () => {
           const code = statusCodeOf(err);
           const message = err instanceof Error ? err.message : String(err);
           if (code === 500 && SSA_TYPED_PATCH_500.test(message)) methods.typedPatch500++;
-          if (code === undefined || (code >= 500 && !SSA_TYPED_PATCH_500.test(message))) problems.push(`${what}: the API server failed: ${message.slice(0, 300)}`);
-          else if (!NAMES_A_FIELD.test(message.replace(/^[A-Z]+ \S+: \d+ \w*: /, ''))) problems.push(`${what}: refused without naming a field: ${message.slice(0, 300)}`);
+          if (code === undefined || (code >= 500 && !SSA_TYPED_PATCH_500.test(message)))
+            problems.push(`${what}: the API server failed: ${message.slice(0, 300)}`);
+          else if (!NAMES_A_FIELD.test(message.replace(/^[A-Z]+ \S+: \d+ \w*: /, '')))
+            problems.push(`${what}: refused without naming a field: ${message.slice(0, 300)}`);
           outcomes.refused++;
         }
       });
       // Each accepted one: the operator acts on that generation, and says InvalidSpec
       // (naming the field) exactly when the operator's schema refuses it.
       const pending = new Map(accepted);
-      await whileAlive(op, waitFor(`round ${round}: the operator to act on every accepted mutation`, async () => {
-        const apps = new Map((await list(BACKENDAPPS, ns.name)).map((a) => [a.metadata.name, a]));
-        for (const [name, want] of pending) {
-          const a = apps.get(name);
-          if (!a || (a.status?.observedGeneration ?? 0) < want.generation) continue;
-          const ready = conditionOf(a, 'Ready');
-          if (ready?.reason === 'ApplyFailed' || ready?.reason === 'Forbidden') continue; // retried; a lasting one times out below
-          pending.delete(name);
-          if (ready?.reason === 'InvalidSpec') {
-            outcomes.InvalidSpec++;
-            const field = /(spec[^\s:]*):/.exec(conditionOf(a, 'Degraded')?.message ?? '')?.[1];
-            if (!field) problems.push(`${want.mutation}: InvalidSpec without a field: ${conditionOf(a, 'Degraded')?.message}`);
-            else invalidFields.set(field, (invalidFields.get(field) ?? 0) + 1);
-            if (want.valid) problems.push(`${want.mutation}: InvalidSpec for a spec the schema accepts`);
-          } else {
-            outcomes.reconciled++;
-            if (!want.valid) problems.push(`${want.mutation}: reconciled (${ready?.reason}) a spec the schema refuses`);
-          }
-        }
-        if (pending.size === 0) return true;
-        throw new Error(
-          [...pending].map(([name, want]) => `${name} ${want.mutation}: ${JSON.stringify(conditionOf(apps.get(name), 'Ready'))}`).join('\n'),
-        );
-      }, 60_000, 200));
+      await whileAlive(
+        op,
+        waitFor(
+          `round ${round}: the operator to act on every accepted mutation`,
+          async () => {
+            const apps = new Map((await list(BACKENDAPPS, ns.name)).map((a) => [a.metadata.name, a]));
+            for (const [name, want] of pending) {
+              const a = apps.get(name);
+              if (!a || (a.status?.observedGeneration ?? 0) < want.generation) continue;
+              const ready = conditionOf(a, 'Ready');
+              if (ready?.reason === 'ApplyFailed' || ready?.reason === 'Forbidden') continue; // retried; a lasting one times out below
+              pending.delete(name);
+              if (ready?.reason === 'InvalidSpec') {
+                outcomes.InvalidSpec++;
+                const field = /(spec[^\s:]*):/.exec(conditionOf(a, 'Degraded')?.message ?? '')?.[1];
+                if (!field) problems.push(`${want.mutation}: InvalidSpec without a field: ${conditionOf(a, 'Degraded')?.message}`);
+                else invalidFields.set(field, (invalidFields.get(field) ?? 0) + 1);
+                if (want.valid) problems.push(`${want.mutation}: InvalidSpec for a spec the schema accepts`);
+              } else {
+                outcomes.reconciled++;
+                if (!want.valid) problems.push(`${want.mutation}: reconciled (${ready?.reason}) a spec the schema refuses`);
+              }
+            }
+            if (pending.size === 0) return true;
+            throw new Error([...pending].map(([name, want]) => `${name} ${want.mutation}: ${JSON.stringify(conditionOf(apps.get(name), 'Ready'))}`).join('\n'));
+          },
+          60_000,
+          200,
+        ),
+      );
       expect(problems.slice(0, 10)).toEqual([]);
     }
 

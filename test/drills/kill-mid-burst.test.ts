@@ -77,13 +77,7 @@ function app(i: number): Manifest {
  * - spec.flower: a Deployment and a Service named <app>-flower, and its basic-auth
  *   password in the Secret <app>-flower-credentials.
  */
-const REDIS = [
-  'StatefulSet/{app}-redis',
-  'Service/{app}-redis',
-  'Service/{app}-redis-headless',
-  'Secret/{app}-redis-credentials',
-  'NetworkPolicy/{app}-redis',
-];
+const REDIS = ['StatefulSet/{app}-redis', 'Service/{app}-redis', 'Service/{app}-redis-headless', 'Secret/{app}-redis-credentials', 'NetworkPolicy/{app}-redis'];
 /**
  * Credentials Secrets whose database keeps deletionPolicy Retain (the default):
  * they must outlive the app, so they carry no owner. From the drill's own specs.
@@ -110,19 +104,14 @@ const EXPECTED_BY_SHAPE: Record<Shape, string[]> = {
     'Secret/{app}-postgres-credentials',
     'NetworkPolicy/{app}-postgres',
   ],
-  'redis+flower': [
-    'Deployment/{app}-api',
-    'Service/{app}-api',
-    ...REDIS,
-    'Deployment/{app}-flower',
-    'Service/{app}-flower',
-    'Secret/{app}-flower-credentials',
-  ],
+  'redis+flower': ['Deployment/{app}-api', 'Service/{app}-api', ...REDIS, 'Deployment/{app}-flower', 'Service/{app}-flower', 'Secret/{app}-flower-credentials'],
 };
 
 /** What the operator must have created for apps 0..n-1, as "Kind/name" (e.g. Deployment/app-000-api), sorted. */
 function expectedChildren(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => EXPECTED_BY_SHAPE[shapeOf(i)].map((k) => k.replace('{app}', nameOf(i)))).flat().sort();
+  return Array.from({ length: n }, (_, i) => EXPECTED_BY_SHAPE[shapeOf(i)].map((k) => k.replace('{app}', nameOf(i))))
+    .flat()
+    .sort();
 }
 
 beforeAll(async () => {
@@ -142,10 +131,15 @@ describe('drill 1: operator killed mid-burst', () => {
     const deploymentsRef = CHILD_KINDS['apps/v1/Deployment'];
     if (!deploymentsRef) throw new Error('no Deployment kind');
     const withChildren = async () => new Set((await list(deploymentsRef, ns.name)).map((d) => d.metadata.labels?.[INSTANCE_LABEL])).size;
-    const atKill = await waitFor(`${KILL_AT} apps to have children`, async () => {
-      const n = await withChildren();
-      return n >= KILL_AT ? n : undefined;
-    }, 180_000, 100);
+    const atKill = await waitFor(
+      `${KILL_AT} apps to have children`,
+      async () => {
+        const n = await withChildren();
+        return n >= KILL_AT ? n : undefined;
+      },
+      180_000,
+      100,
+    );
     await operator.kill();
     const killedAt = Date.now();
     await applying;
@@ -200,7 +194,9 @@ describe('drill 1: operator killed mid-burst', () => {
     expect(claims.filter((c) => c.status?.phase === 'Bound').length).toBe(claims.length);
 
     // Every credential that existed at the kill: the same object, the same bytes.
-    const secretsAfter = new Map((await list(CHILD_KINDS['v1/Secret'] ?? BACKENDAPPS, ns.name, 'backendapp.io/credentials=true')).map((s) => [s.metadata.name, s]));
+    const secretsAfter = new Map(
+      (await list(CHILD_KINDS['v1/Secret'] ?? BACKENDAPPS, ns.name, 'backendapp.io/credentials=true')).map((s) => [s.metadata.name, s]),
+    );
     const changed = secretsAtKill.filter((s) => {
       const after = secretsAfter.get(s.metadata.name);
       return !after || after.metadata.uid !== s.metadata.uid || hashData(after) !== hashData(s);

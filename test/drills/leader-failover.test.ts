@@ -59,7 +59,11 @@ describe('drill 2: leader failover under change', () => {
   it('the standby takes over within the lease time and finishes; the two never write at the same time', async () => {
     const dir = path.dirname(inject('kubeconfig'));
     const since = Date.now();
-    await inParallel(Array.from({ length: APPS }, (_, i) => app(i)), 10, (m) => applyManifest(m));
+    await inParallel(
+      Array.from({ length: APPS }, (_, i) => app(i)),
+      10,
+      (m) => applyManifest(m),
+    );
     const opts = { namespaces: [ns.name], leaderElect: true, leaderElectionNamespace: ns.name, logLevel: 'info' };
     operators.push(
       await startOperator({ ...opts, kubeconfig: path.join(dir, 'operator.kubeconfig') }),
@@ -80,8 +84,10 @@ describe('drill 2: leader failover under change', () => {
       while (changing) {
         revision++;
         const r = String(revision);
-        await inParallel(Array.from({ length: APPS }, (_, i) => i), 5, (i) =>
-          mergePatch(BACKENDAPPS, ns.name, `app-${i}`, { spec: { env: [{ name: 'REVISION', value: r }] } }),
+        await inParallel(
+          Array.from({ length: APPS }, (_, i) => i),
+          5,
+          (i) => mergePatch(BACKENDAPPS, ns.name, `app-${i}`, { spec: { env: [{ name: 'REVISION', value: r }] } }),
         );
         await sleep(200);
       }
@@ -89,10 +95,15 @@ describe('drill 2: leader failover under change', () => {
     await sleep(5_000);
     await leader.kill();
     const killedAt = Date.now();
-    const next = await waitFor('a new leader', async () => {
-      const h = await holder();
-      return h && h !== leaderId ? h : undefined;
-    }, 60_000, 200);
+    const next = await waitFor(
+      'a new leader',
+      async () => {
+        const h = await holder();
+        return h && h !== leaderId ? h : undefined;
+      },
+      60_000,
+      200,
+    );
     const handoverMs = Date.now() - killedAt;
     expect(next).toBe(identityOf(standby));
     expect(handoverMs).toBeLessThan(HANDOVER_BOUND_MS);
@@ -104,11 +115,18 @@ describe('drill 2: leader failover under change', () => {
     // The new leader finishes: every Deployment carries the last revision, every app is Ready.
     const deployments = CHILD_KINDS['apps/v1/Deployment'];
     if (!deployments) throw new Error('no Deployment kind');
-    const finished = await waitFor('every app on the last revision', async () => {
-      const ds = await list(deployments, ns.name);
-      const behind = ds.filter((d) => d.spec?.template?.spec?.containers?.[0]?.env?.find((e: { name: string }) => e.name === 'REVISION')?.value !== finalRevision);
-      return ds.length === APPS && behind.length === 0 ? Date.now() : undefined;
-    }, 120_000, 500);
+    const finished = await waitFor(
+      'every app on the last revision',
+      async () => {
+        const ds = await list(deployments, ns.name);
+        const behind = ds.filter(
+          (d) => d.spec?.template?.spec?.containers?.[0]?.env?.find((e: { name: string }) => e.name === 'REVISION')?.value !== finalRevision,
+        );
+        return ds.length === APPS && behind.length === 0 ? Date.now() : undefined;
+      },
+      120_000,
+      500,
+    );
     await waitAllReady(ns.name, APPS, 180_000);
 
     // The audit log: every mutating request of the old leader precedes every one of the new.

@@ -9,7 +9,19 @@ import { COMPONENT_LABEL } from '../../src/render/labels.js';
 import { statusCodeOf } from '../../src/runtime/client.js';
 import { useNamespace } from '../support/cluster.js';
 import { finwise } from '../support/apps.js';
-import { CHILD_KINDS, EVENTS, PODS, REPLICASETS, applyManifest, ensureAvailablePVs, kubeConfig, list, releaseApps, waitAllReady, whileAlive } from '../support/drills.js';
+import {
+  CHILD_KINDS,
+  EVENTS,
+  PODS,
+  REPLICASETS,
+  applyManifest,
+  ensureAvailablePVs,
+  kubeConfig,
+  list,
+  releaseApps,
+  waitAllReady,
+  whileAlive,
+} from '../support/drills.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 
 const RESTRICTED = {

@@ -54,16 +54,25 @@ describe('drill 6: secrets stay secret', () => {
 
     // The workload: every credential kind (finwise: PostgreSQL, Redis, MongoDB, Flower), and a small app.
     await applyManifest(finwise(ns.name));
-    await applyManifest(smallApp(ns.name, 'small', { databases: { postgres: { version: '16', storage: { size: '1Gi' } }, redis: { version: '7', deletionPolicy: 'Delete' } } }));
+    await applyManifest(
+      smallApp(ns.name, 'small', { databases: { postgres: { version: '16', storage: { size: '1Gi' } }, redis: { version: '7', deletionPolicy: 'Delete' } } }),
+    );
     await whileAlive(op, waitAllReady(ns.name, 2, 240_000));
     // A change, a credential Secret deleted by hand (recreated with the same values), a restart.
     await mergePatch(BACKENDAPPS, ns.name, 'small', { spec: { image: 'ghcr.io/acme/backend:1.0.1' } });
     const pg = await get(secrets, ns.name, 'small-postgres-credentials');
     await remove(secrets, ns.name, 'small-postgres-credentials');
-    await whileAlive(op, waitFor('the deleted credentials back', async () => {
-      const back = await get(secrets, ns.name, 'small-postgres-credentials');
-      return back && back.metadata.uid !== pg?.metadata.uid ? back : undefined;
-    }, 60_000));
+    await whileAlive(
+      op,
+      waitFor(
+        'the deleted credentials back',
+        async () => {
+          const back = await get(secrets, ns.name, 'small-postgres-credentials');
+          return back && back.metadata.uid !== pg?.metadata.uid ? back : undefined;
+        },
+        60_000,
+      ),
+    );
     expect((await get(secrets, ns.name, 'small-postgres-credentials'))?.data).toEqual(pg?.data);
     await whileAlive(op, waitAllReady(ns.name, 2, 120_000));
     await op.stop();
@@ -74,7 +83,10 @@ describe('drill 6: secrets stay secret', () => {
     // Deleted (finalizer: Retain keeps, Delete removes) and created again.
     const values = await credentialValues(ns.name); // before the deletion removes some
     await remove(BACKENDAPPS, ns.name, 'small');
-    await whileAlive(op, waitFor('small deleted', async () => (await get(BACKENDAPPS, ns.name, 'small')) === undefined, 60_000));
+    await whileAlive(
+      op,
+      waitFor('small deleted', async () => (await get(BACKENDAPPS, ns.name, 'small')) === undefined, 60_000),
+    );
     await applyManifest(smallApp(ns.name, 'small'));
     await whileAlive(op, waitAllReady(ns.name, 2, 180_000));
     for (const [k, v] of await credentialValues(ns.name)) values.set(`${k} (after)`, v);
@@ -95,7 +107,13 @@ describe('drill 6: secrets stay secret', () => {
 
     // The CLI: every Secret value redacted, unless --show-secrets.
     const render = async (args: string[]) => {
-      const res = await run(process.execPath, [path.join(root, 'bin/backendapp-operator.js'), 'render', '-f', path.join(root, 'config/samples/finwise.yaml'), ...args]);
+      const res = await run(process.execPath, [
+        path.join(root, 'bin/backendapp-operator.js'),
+        'render',
+        '-f',
+        path.join(root, 'config/samples/finwise.yaml'),
+        ...args,
+      ]);
       expect(res.code, res.stderr).toBe(0);
       return (loadAll(res.stdout) as { kind: string; data?: Record<string, string> }[]).filter((o) => o?.kind === 'Secret');
     };

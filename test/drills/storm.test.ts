@@ -119,12 +119,22 @@ function editsFor(o: Obj): Edit[] {
   switch (o.kind) {
     case 'Deployment':
       return [
-        { what: 'image', contentType: strategic, patch: { spec: { template: { spec: { containers: [{ name: container, image: 'evil.example/miner:latest' }] } } } } },
+        {
+          what: 'image',
+          contentType: strategic,
+          patch: { spec: { template: { spec: { containers: [{ name: container, image: 'evil.example/miner:latest' }] } } } },
+        },
         { what: 'replicas', contentType: json, patch: [{ op: 'replace', path: '/spec/replicas', value: 7 }] },
         { what: 'label', contentType: json, patch: [{ op: 'replace', path: '/metadata/labels/app.kubernetes.io~1part-of', value: 'someone-else' }] },
       ];
     case 'StatefulSet':
-      return [{ what: 'image', contentType: strategic, patch: { spec: { template: { spec: { containers: [{ name: container, image: 'evil.example/db:latest' }] } } } } }];
+      return [
+        {
+          what: 'image',
+          contentType: strategic,
+          patch: { spec: { template: { spec: { containers: [{ name: container, image: 'evil.example/db:latest' }] } } } },
+        },
+      ];
     case 'Service':
       return [{ what: 'port', contentType: json, patch: [{ op: 'replace', path: '/spec/ports/0/port', value: 31337 }] }];
     case 'NetworkPolicy':
@@ -281,22 +291,38 @@ describe('drill 4: storms of deletions and hand edits', () => {
     // Everything back as it was: the same set of children, each equal on every field
     // the operator sets to the snapshot from before the storm.
     let lastDrift: string[] = [];
-    await whileAlive(op, waitFor('every child back as it was before the storm', async () => {
-      lastDrift = await differences(ns.name, snap);
-      if (lastDrift.length) throw new Error(`${lastDrift.length} children not back: ${lastDrift.slice(0, 5).join('; ')}`);
-      return true;
-    }, 180_000, 1_000));
+    await whileAlive(
+      op,
+      waitFor(
+        'every child back as it was before the storm',
+        async () => {
+          lastDrift = await differences(ns.name, snap);
+          if (lastDrift.length) throw new Error(`${lastDrift.length} children not back: ${lastDrift.slice(0, 5).join('; ')}`);
+          return true;
+        },
+        180_000,
+        1_000,
+      ),
+    );
     const repairedMs = Date.now() - stormOver;
     // Every app's status at its generation and nothing Degraded: the operator reports
     // the repair as done. (Ready also needs every pod back, which is up to the
     // controller-manager: after a storm its StatefulSet controller may sit in its own
     // per-item backoff, up to 1000 s, so Ready is a figure here, not a condition.)
-    await whileAlive(op, waitFor('every app reconciled and not Degraded', async () => {
-      const apps = await list(BACKENDAPPS, ns.name);
-      const behind = apps.filter((a) => a.status?.observedGeneration !== a.metadata.generation || conditionOf(a, 'Degraded')?.status !== 'False');
-      if (behind.length) throw new Error(behind.map((a) => `${a.metadata.name}: ${JSON.stringify(conditionOf(a, 'Degraded'))}`).join('; '));
-      return true;
-    }, 60_000, 1_000));
+    await whileAlive(
+      op,
+      waitFor(
+        'every app reconciled and not Degraded',
+        async () => {
+          const apps = await list(BACKENDAPPS, ns.name);
+          const behind = apps.filter((a) => a.status?.observedGeneration !== a.metadata.generation || conditionOf(a, 'Degraded')?.status !== 'False');
+          if (behind.length) throw new Error(behind.map((a) => `${a.metadata.name}: ${JSON.stringify(conditionOf(a, 'Degraded'))}`).join('; '));
+          return true;
+        },
+        60_000,
+        1_000,
+      ),
+    );
     const readyNow = (await list(BACKENDAPPS, ns.name)).filter(isReady).length;
     const after = await children(ns.name);
     const recreated = after.filter((o) => !before.some((b) => b.metadata.uid === o.metadata.uid)).length;

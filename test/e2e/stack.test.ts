@@ -92,7 +92,10 @@ describe('the sample on the real node', () => {
     expect(serving.length).toBe(3 + 2 + 1 + 1 + 2);
     for (const p of serving) {
       expect(p.spec.nodeName, p.metadata.name).toBe(REAL_NODE);
-      expect(p.status.containerStatuses?.every((c) => c.ready), p.metadata.name).toBe(true);
+      expect(
+        p.status.containerStatuses?.every((c) => c.ready),
+        p.metadata.name,
+      ).toBe(true);
     }
     // The migration ran for real, on the real node, and before any api pod was ready.
     expect(app.status?.release?.migration?.phase).toBe('Succeeded');
@@ -103,7 +106,8 @@ describe('the sample on the real node', () => {
     const apiPods = JSON.parse(await kubectlOk(['get', 'pods', '-n', ns.name, '-l', 'app.kubernetes.io/component=api', '-o', 'json'])) as {
       items: { metadata: { creationTimestamp: string } }[];
     };
-    for (const p of apiPods.items) expect(Date.parse(p.metadata.creationTimestamp)).toBeGreaterThanOrEqual(Math.floor(Date.parse(job.status.completionTime) / 1000) * 1000);
+    for (const p of apiPods.items)
+      expect(Date.parse(p.metadata.creationTimestamp)).toBeGreaterThanOrEqual(Math.floor(Date.parse(job.status.completionTime) / 1000) * 1000);
     const log = await kubectlOk(['logs', '-n', ns.name, `job/${app.status?.release?.migration?.job}`]);
     expect(log).toContain('migrate: table items is ready');
     note('migration Job', app.status?.release?.migration?.job ?? '');
@@ -115,7 +119,7 @@ describe('the sample on the real node', () => {
     note('POST → row readable (s)', ((Date.now() - started) / 1000).toFixed(1));
   });
 
-  it('runs beat\'s periodic task', async () => {
+  it("runs beat's periodic task", async () => {
     const count = async () => Number(JSON.parse((await api('/items/count?source=beat')).body).count);
     const before = await count();
     await waitFor('beat to insert two more rows', async () => (await count()) >= before + 2, 60_000, 1_000);
@@ -171,7 +175,12 @@ describe('status says why pods do not run', () => {
   /** An api-only app on the test image, its command replaced. */
   function apiOnly(name: string, api: Record<string, unknown>, spec: Record<string, unknown> = {}): Manifest {
     const image = sample().spec.image;
-    return { apiVersion: 'backendapp.io/v1alpha1', kind: 'BackendApp', metadata: { name, namespace: ns.name }, spec: { image, api: { port: 8000, replicas: 1, ...api }, ...spec } };
+    return {
+      apiVersion: 'backendapp.io/v1alpha1',
+      kind: 'BackendApp',
+      metadata: { name, namespace: ns.name },
+      spec: { image, api: { port: 8000, replicas: 1, ...api }, ...spec },
+    };
   }
 
   async function readyMessageMatching(name: string, pattern: RegExp, timeoutMs: number): Promise<string> {

@@ -158,7 +158,10 @@ describe('server-side validation', () => {
   it('covers every case of the invalid-manifest table', () => {
     expect(expressible.length + NOT_A_BACKENDAPP.size).toBe(invalidCases.length);
     for (const name of [...NOT_A_BACKENDAPP.keys(), ...ZOD_ONLY.keys(), ...SERVER_PATH.keys()]) {
-      expect(invalidCases.map((c) => c.name), `"${name}" is not a case of the table`).toContain(name);
+      expect(
+        invalidCases.map((c) => c.name),
+        `"${name}" is not a case of the table`,
+      ).toContain(name);
     }
   });
 
@@ -178,7 +181,10 @@ describe('server-side validation', () => {
     if (c.cel) {
       // The CEL twin of the zod rule: the same message, word for word.
       const message = where === '<nil>' ? `${c.path} ${c.message}` : c.message;
-      expect(errors.map((e) => e.detail), res.stderr).toContainEqual(expect.stringMatching(new RegExp(`: ${escapeRegExp(message)}$`)));
+      expect(
+        errors.map((e) => e.detail),
+        res.stderr,
+      ).toContainEqual(expect.stringMatching(new RegExp(`: ${escapeRegExp(message)}$`)));
     }
   });
 
@@ -261,9 +267,12 @@ describe('objects rendered from the example, in a namespace that enforces Pod Se
     for (const kind of ['Secret', 'Service', 'StatefulSet', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'NetworkPolicy']) {
       expect(kinds, kind).toContain(kind);
     }
-    expect(objects.filter((o) => o.kind === 'Deployment').map((o) => o.metadata?.name).sort()).toEqual(
-      ['finwise-api', 'finwise-beat', 'finwise-flower', 'finwise-worker'],
-    );
+    expect(
+      objects
+        .filter((o) => o.kind === 'Deployment')
+        .map((o) => o.metadata?.name)
+        .sort(),
+    ).toEqual(['finwise-api', 'finwise-beat', 'finwise-flower', 'finwise-worker']);
     expect(objects.filter((o) => o.kind === 'StatefulSet')).toHaveLength(3);
     expect(objects.every((o) => o.metadata?.namespace === restricted.name)).toBe(true);
   });
@@ -304,14 +313,20 @@ describe('objects rendered from the example, in a namespace that enforces Pod Se
 // Keep the helper honest: a parser that found nothing would make the table pass vacuously.
 describe('serverErrors', () => {
   it('reads both kinds of refusal', () => {
-    expect(serverErrors('Error from server (BadRequest): error when creating "STDIN": strict decoding error: unknown field "spec.a", unknown field "spec.b"\n')).toEqual([
+    expect(
+      serverErrors('Error from server (BadRequest): error when creating "STDIN": strict decoding error: unknown field "spec.a", unknown field "spec.b"\n'),
+    ).toEqual([
       { path: 'spec.a', detail: 'unknown field' },
       { path: 'spec.b', detail: 'unknown field' },
     ]);
     expect(
-      serverErrors(`The BackendApp "x" is invalid: \n* spec.image: Required value\n* <nil>: Invalid value: null: ${SKIPPED_RULES_NOTE}; correct the existing errors to complete validation\n`),
+      serverErrors(
+        `The BackendApp "x" is invalid: \n* spec.image: Required value\n* <nil>: Invalid value: null: ${SKIPPED_RULES_NOTE}; correct the existing errors to complete validation\n`,
+      ),
     ).toEqual([{ path: 'spec.image', detail: 'Required value' }]);
-    expect(serverErrors('The BackendApp "x" is invalid: spec.flower: Invalid value: needs redis\n')).toEqual([{ path: 'spec.flower', detail: 'Invalid value: needs redis' }]);
+    expect(serverErrors('The BackendApp "x" is invalid: spec.flower: Invalid value: needs redis\n')).toEqual([
+      { path: 'spec.flower', detail: 'Invalid value: needs redis' },
+    ]);
     expect(serverErrors('backendapp.backendapp.io/x created (server dry run)')).toEqual([]);
   });
 });

@@ -192,7 +192,16 @@ describe('helm template', () => {
   });
 
   it('tells the user what to do next in NOTES.txt, and warns about a ServiceMonitor it could not create', async () => {
-    const out = await helm(['install', 'backendapp-operator', chart, '--namespace', release.name, '--dry-run=server', '--set', 'metrics.serviceMonitor.enabled=true']);
+    const out = await helm([
+      'install',
+      'backendapp-operator',
+      chart,
+      '--namespace',
+      release.name,
+      '--dry-run=server',
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+    ]);
     const notes = out.slice(out.indexOf('NOTES:'));
     expect(notes).toContain(`kubectl -n ${release.name} rollout status deployment/backendapp-operator`);
     expect(notes).toContain('apply -f config/samples/finwise.yaml');
@@ -260,7 +269,10 @@ describe('kustomize config/default', () => {
     expect(pod(only<V1Deployment>(kustomized, 'Deployment'))).toEqual(pod(only<V1Deployment>(helmed, 'Deployment')));
     // Selectors differ by design (labels); the policy must not.
     const pdb = (objs: Manifest[]) => {
-      const { minAvailable, unhealthyPodEvictionPolicy } = only<{ spec: { minAvailable: number; unhealthyPodEvictionPolicy?: string } }>(objs, 'PodDisruptionBudget').spec;
+      const { minAvailable, unhealthyPodEvictionPolicy } = only<{ spec: { minAvailable: number; unhealthyPodEvictionPolicy?: string } }>(
+        objs,
+        'PodDisruptionBudget',
+      ).spec;
       return { minAvailable, unhealthyPodEvictionPolicy };
     };
     expect(pdb(kustomized)).toEqual(pdb(helmed));

@@ -21,7 +21,7 @@ export default function setup(project: TestProject): () => void {
  */
 export function setupCluster(project: TestProject, opts: { realNode?: boolean } = {}): () => void {
   if (opts.realNode && process.env.KUBECONFIG) {
-    throw new Error('the e2e suite runs on the local control plane\'s real node (hack/local-cluster.sh up --real-node); unset KUBECONFIG');
+    throw new Error("the e2e suite runs on the local control plane's real node (hack/local-cluster.sh up --real-node); unset KUBECONFIG");
   }
   const userKubeconfig = process.env.KUBECONFIG;
   if (userKubeconfig) {

@@ -36,7 +36,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Nothing cluster-wide may outlive the test, whatever failed.
-  for (const namespace of [ns.name, other.name]) await run(tool('helm'), ['uninstall', RELEASE, '-n', namespace, '--ignore-not-found', '--wait', '--timeout', '2m']);
+  for (const namespace of [ns.name, other.name])
+    await run(tool('helm'), ['uninstall', RELEASE, '-n', namespace, '--ignore-not-found', '--wait', '--timeout', '2m']);
   await kubectl(['delete', 'clusterrole,clusterrolebinding', '-l', INSTANCE, '--ignore-not-found']);
 });
 
@@ -55,7 +56,15 @@ async function waitAvailable(namespace = ns.name): Promise<Deployment> {
       const st = d?.status;
       const available = st?.conditions?.find((c) => c.type === 'Available')?.status === 'True';
       const want = d?.spec?.replicas ?? 0;
-      if (d && available && st?.observedGeneration === d.metadata.generation && st.updatedReplicas === want && st.availableReplicas === want && st.replicas === want) return d;
+      if (
+        d &&
+        available &&
+        st?.observedGeneration === d.metadata.generation &&
+        st.updatedReplicas === want &&
+        st.availableReplicas === want &&
+        st.replicas === want
+      )
+        return d;
       throw new Error(`status ${JSON.stringify(st)}`);
     },
     120_000,
@@ -103,9 +112,13 @@ describe('helm install, upgrade, uninstall', () => {
     expect(d.spec?.replicas).toBe(2);
     expect(d.status?.readyReplicas).toBe(2);
     // The namespace enforces Pod Security restricted, so running pods were admitted under it.
-    const pods = (JSON.parse(await kubectlOk(['get', 'pods', '-n', ns.name, '-l', INSTANCE, '-o', 'json'])) as { items: { status: { phase: string } }[] }).items;
+    const pods = (JSON.parse(await kubectlOk(['get', 'pods', '-n', ns.name, '-l', INSTANCE, '-o', 'json'])) as { items: { status: { phase: string } }[] })
+      .items;
     expect(pods.map((p) => p.status.phase)).toEqual(['Running', 'Running']);
-    expect(await clusterScoped()).toEqual([`clusterrole.rbac.authorization.k8s.io/${FULLNAME}-manager`, `clusterrolebinding.rbac.authorization.k8s.io/${FULLNAME}-manager`]);
+    expect(await clusterScoped()).toEqual([
+      `clusterrole.rbac.authorization.k8s.io/${FULLNAME}-manager`,
+      `clusterrolebinding.rbac.authorization.k8s.io/${FULLNAME}-manager`,
+    ]);
   });
 
   it('upgrade with changed values rolls the Deployment to a new ReplicaSet and is Available again', async () => {
@@ -114,9 +127,19 @@ describe('helm install, upgrade, uninstall', () => {
     expect(oldHashes).toHaveLength(1);
     const started = Date.now();
     await helmOk([
-      'upgrade', RELEASE, CHART, '--namespace', ns.name, '--reuse-values',
-      '--set', 'logLevel=debug', '--set', 'resources.requests.cpu=200m',
-      '--wait', '--timeout', '3m',
+      'upgrade',
+      RELEASE,
+      CHART,
+      '--namespace',
+      ns.name,
+      '--reuse-values',
+      '--set',
+      'logLevel=debug',
+      '--set',
+      'resources.requests.cpu=200m',
+      '--wait',
+      '--timeout',
+      '3m',
     ]);
     const after = await waitAvailable();
     console.log(`helm upgrade --wait to Available: ${Date.now() - started} ms`);
@@ -134,7 +157,11 @@ describe('helm install, upgrade, uninstall', () => {
     for (const rs of sets.filter((s) => s !== fresh[0])) expect(rs.spec?.replicas).toBe(0);
     const newHash = fresh[0]!.metadata!.labels!['pod-template-hash'];
     await waitFor('only new pods left', async () => {
-      const pods = (JSON.parse(await kubectlOk(['get', 'pods', '-n', ns.name, '-l', INSTANCE, '-o', 'json'])) as { items: { metadata: { labels: Record<string, string> } }[] }).items;
+      const pods = (
+        JSON.parse(await kubectlOk(['get', 'pods', '-n', ns.name, '-l', INSTANCE, '-o', 'json'])) as {
+          items: { metadata: { labels: Record<string, string> } }[];
+        }
+      ).items;
       return pods.length === 2 && pods.every((p) => p.metadata.labels['pod-template-hash'] === newHash);
     });
 

@@ -34,7 +34,7 @@ describe('at rest', () => {
     // The audit log does see this operator (its writes while converging), so an empty
     // window below means quiet, not a log that misses it.
     const converging = auditEvents(OPERATOR_USER, started).filter((e) => e.at < since && MUTATING_VERBS.has(e.verb));
-    expect(converging.length, 'the operator\'s writes while converging, in the audit log').toBeGreaterThan(APPS);
+    expect(converging.length, "the operator's writes while converging, in the audit log").toBeGreaterThan(APPS);
     const events = auditEvents(OPERATOR_USER, since).filter((e) => e.at <= until);
     const mutating = events.filter((e) => MUTATING_VERBS.has(e.verb));
     const byVerb: Record<string, number> = {};

@@ -45,10 +45,15 @@ describe('leader election', () => {
 
     await leader.kill();
     const killedAt = Date.now();
-    const next = await waitFor('a new leader', async () => {
-      const h = await holder();
-      return h && h !== leaderId ? h : undefined;
-    }, 40_000, 200);
+    const next = await waitFor(
+      'a new leader',
+      async () => {
+        const h = await holder();
+        return h && h !== leaderId ? h : undefined;
+      },
+      40_000,
+      200,
+    );
     const handoverMs = Date.now() - killedAt;
     console.log(`leader handover after SIGKILL: ${handoverMs} ms`);
     expect(next).toBe(identityOf(follower));

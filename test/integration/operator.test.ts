@@ -98,7 +98,15 @@ describe('the finwise example', () => {
   });
 
   it('prunes the worker when it is removed from the spec', async () => {
-    await kubectlOk(['patch', '-n', ns.name, 'bapp/finwise', '--type=json', '-p', '[{"op":"remove","path":"/spec/worker"},{"op":"add","path":"/spec/beat/app","value":"app.celery"}]']);
+    await kubectlOk([
+      'patch',
+      '-n',
+      ns.name,
+      'bapp/finwise',
+      '--type=json',
+      '-p',
+      '[{"op":"remove","path":"/spec/worker"},{"op":"add","path":"/spec/beat/app","value":"app.celery"}]',
+    ]);
     await waitFor('worker pruned', async () => !(await exists(ns.name, 'deployment/finwise-worker')) && !(await exists(ns.name, 'pdb/finwise-worker')));
     const app = await waitReady(ns.name, 'finwise');
     expect(app.status?.components?.worker).toBeUndefined();
@@ -107,7 +115,10 @@ describe('the finwise example', () => {
   it('removes a database turned off but keeps its volume and credentials (Retain)', async () => {
     const creds = await secretData(ns.name, 'finwise-mongodb-credentials');
     await kubectlOk(['patch', '-n', ns.name, 'bapp/finwise', '--type=json', '-p', '[{"op":"remove","path":"/spec/databases/mongodb"}]']);
-    await waitFor('mongodb workload removed', async () => !(await exists(ns.name, 'statefulset/finwise-mongodb')) && !(await exists(ns.name, 'service/finwise-mongodb')));
+    await waitFor(
+      'mongodb workload removed',
+      async () => !(await exists(ns.name, 'statefulset/finwise-mongodb')) && !(await exists(ns.name, 'service/finwise-mongodb')),
+    );
     expect(await exists(ns.name, 'pvc/data-finwise-mongodb-0')).toBe(true);
     expect(await secretData(ns.name, 'finwise-mongodb-credentials')).toEqual(creds);
     await waitReady(ns.name, 'finwise');
@@ -120,8 +131,18 @@ describe('an invalid spec', () => {
   // or looser than the operator: Helm never upgrades CRDs. Simulate that.
   const loosenCRD = () =>
     kubectlOk([
-      'patch', 'crd', 'backendapps.backendapp.io', '--type=json', '-p',
-      JSON.stringify([{ op: 'replace', path: '/spec/versions/0/schema/openAPIV3Schema/properties/spec', value: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } }]),
+      'patch',
+      'crd',
+      'backendapps.backendapp.io',
+      '--type=json',
+      '-p',
+      JSON.stringify([
+        {
+          op: 'replace',
+          path: '/spec/versions/0/schema/openAPIV3Schema/properties/spec',
+          value: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+        },
+      ]),
     ]);
   const restoreCRD = () => kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', 'crds/']);
 
@@ -129,7 +150,18 @@ describe('an invalid spec', () => {
     await apply(smallApp(ns.name, 'bad'));
     await waitReady(ns.name, 'bad');
     const children = async () =>
-      (await kubectlOk(['get', '-n', ns.name, 'deploy,sts,svc,secret,networkpolicy', '-l', 'app.kubernetes.io/instance=bad', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}']))
+      (
+        await kubectlOk([
+          'get',
+          '-n',
+          ns.name,
+          'deploy,sts,svc,secret,networkpolicy',
+          '-l',
+          'app.kubernetes.io/instance=bad',
+          '-o',
+          'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}',
+        ])
+      )
         .split('\n')
         .filter(Boolean)
         .sort();
@@ -137,14 +169,23 @@ describe('an invalid spec', () => {
     expect(before.length).toBeGreaterThanOrEqual(8);
     try {
       await loosenCRD();
-      await waitFor('the looser CRD to serve', async () => {
-        const r = await kubectl(['patch', '-n', ns.name, 'bapp/bad', '--type=merge', '-p', '{"spec":{"api":{"port":70000}}}']);
-        return r.code === 0;
-      }, 30_000, 500);
-      const app = await waitFor('InvalidSpec condition', async () => {
-        const a = await getJSON<AppObject>(ns.name, 'bapp/bad');
-        return condition(a, 'Ready')?.reason === 'InvalidSpec' && a?.status?.observedGeneration === a?.metadata.generation ? a : undefined;
-      }, 30_000);
+      await waitFor(
+        'the looser CRD to serve',
+        async () => {
+          const r = await kubectl(['patch', '-n', ns.name, 'bapp/bad', '--type=merge', '-p', '{"spec":{"api":{"port":70000}}}']);
+          return r.code === 0;
+        },
+        30_000,
+        500,
+      );
+      const app = await waitFor(
+        'InvalidSpec condition',
+        async () => {
+          const a = await getJSON<AppObject>(ns.name, 'bapp/bad');
+          return condition(a, 'Ready')?.reason === 'InvalidSpec' && a?.status?.observedGeneration === a?.metadata.generation ? a : undefined;
+        },
+        30_000,
+      );
       expect(condition(app, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
       expect(condition(app, 'Degraded')?.message).toContain('spec.api.port');
       expect(condition(app, 'Degraded')?.message).toContain('65535');

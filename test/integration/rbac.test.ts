@@ -72,7 +72,7 @@ function logLines(from = 0): LogLine[] {
  * fail and say so rather than pass having checked nothing.
  */
 function requireAuditLog(): void {
-  if (!inject('localCluster')) throw new Error('this check reads the API server\'s audit log: run it on the local control plane (unset KUBECONFIG)');
+  if (!inject('localCluster')) throw new Error("this check reads the API server's audit log: run it on the local control plane (unset KUBECONFIG)");
 }
 
 function canI(verb: string, resource: string): Promise<boolean> {
@@ -148,7 +148,14 @@ describe('the operator as the chart ServiceAccount', () => {
         { op: 'remove', path: '/spec/api/autoscaling' },
       ]),
     ]);
-    const gone = ['deployment/finwise-worker', 'pdb/finwise-worker', 'statefulset/finwise-mongodb', 'service/finwise-mongodb', 'networkpolicy/finwise-mongodb', 'hpa/finwise-api'];
+    const gone = [
+      'deployment/finwise-worker',
+      'pdb/finwise-worker',
+      'statefulset/finwise-mongodb',
+      'service/finwise-mongodb',
+      'networkpolicy/finwise-mongodb',
+      'hpa/finwise-api',
+    ];
     await waitFor('pruned', async () => {
       for (const o of gone) if (await exists(ns.name, o)) throw new Error(`${o} still exists`);
       return true;
@@ -220,7 +227,9 @@ describe('with a needed rule taken away', () => {
     expect(ready.status).toBe('False');
     expect(condition(app, 'Degraded')).toMatchObject({ status: 'True', reason: 'Forbidden' });
     expect(ready.message).toMatch(/^The operator is not allowed to do this; check its RBAC rules: /);
-    expect(ready.message).toContain(`User "${id.user}" cannot create resource "networkpolicies" in API group "networking.k8s.io" in the namespace "${ns.name}"`);
+    expect(ready.message).toContain(
+      `User "${id.user}" cannot create resource "networkpolicies" in API group "networking.k8s.io" in the namespace "${ns.name}"`,
+    );
     expect((app as { status?: { phase?: string } }).status?.phase).toBe('Failed');
 
     // The error, as the operator logged it: one JSON line naming the app, the
@@ -359,8 +368,17 @@ describe('confined to listed namespaces (watchNamespaces: Roles only, nothing cl
 
   beforeAll(async () => {
     since = Date.now();
-    confined = await installChartIdentity({ namespace: confinedSystem.name, probeNamespace: confinedApps.name, set: [`watchNamespaces={${confinedApps.name}}`] });
-    op = await startOperator({ kubeconfig: confined.kubeconfig, namespaces: [confinedApps.name], leaderElect: true, leaderElectionNamespace: confinedSystem.name });
+    confined = await installChartIdentity({
+      namespace: confinedSystem.name,
+      probeNamespace: confinedApps.name,
+      set: [`watchNamespaces={${confinedApps.name}}`],
+    });
+    op = await startOperator({
+      kubeconfig: confined.kubeconfig,
+      namespaces: [confinedApps.name],
+      leaderElect: true,
+      leaderElectionNamespace: confinedSystem.name,
+    });
   });
 
   afterAll(async () => {
@@ -371,7 +389,12 @@ describe('confined to listed namespaces (watchNamespaces: Roles only, nothing cl
 
   it('runs an app to Ready and deletes it with a Role in the watched namespace and nothing else', async () => {
     expect(confined.objects.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
-    expect(confined.objects.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace).sort()).toEqual([confinedApps.name, confinedSystem.name].sort());
+    expect(
+      confined.objects
+        .filter((o) => o.kind === 'Role')
+        .map((o) => o.metadata.namespace)
+        .sort(),
+    ).toEqual([confinedApps.name, confinedSystem.name].sort());
     expect(await canIAs(confined.user, 'list', 'backendapps.backendapp.io', confinedApps.name)).toBe(true);
     expect(await canIAs(confined.user, 'list', 'backendapps.backendapp.io', ns.name)).toBe(false);
     await waitFor('/readyz 200', async () => (await fetch(`${op.healthUrl()}/readyz`)).status === 200, 60_000);

@@ -218,7 +218,9 @@ export function onLocalCluster(): boolean {
  */
 export function requireLocalCluster(drill: string): void {
   if (!onLocalCluster()) {
-    throw new Error(`${drill} needs the local control plane (hack/local-cluster.sh): it reads its audit log and stops its processes; unset KUBECONFIG to run it`);
+    throw new Error(
+      `${drill} needs the local control plane (hack/local-cluster.sh): it reads its audit log and stops its processes; unset KUBECONFIG to run it`,
+    );
   }
 }
 

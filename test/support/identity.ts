@@ -58,12 +58,7 @@ export function parseManifests(text: string): RenderedObject[] {
  * token and writes a kubeconfig for it. Returns once the API server authorizes
  * the ServiceAccount to list BackendApps in `probeNamespace`.
  */
-export async function installChartIdentity(opts: {
-  namespace: string;
-  release?: string;
-  set?: string[];
-  probeNamespace?: string;
-}): Promise<ChartIdentity> {
+export async function installChartIdentity(opts: { namespace: string; release?: string; set?: string[]; probeNamespace?: string }): Promise<ChartIdentity> {
   const release = opts.release ?? `rbac-${randomBytes(3).toString('hex')}`;
   const text = await helmOk([
     'template',

@@ -44,7 +44,12 @@ export interface InvalidCase {
 }
 
 export const invalidCases: readonly InvalidCase[] = [
-  { name: 'wrong apiVersion', edit: set('apiVersion', 'backendapp.io/v1'), path: 'apiVersion', message: 'must be "backendapp.io/v1alpha1" (got "backendapp.io/v1")' },
+  {
+    name: 'wrong apiVersion',
+    edit: set('apiVersion', 'backendapp.io/v1'),
+    path: 'apiVersion',
+    message: 'must be "backendapp.io/v1alpha1" (got "backendapp.io/v1")',
+  },
   { name: 'wrong kind', edit: set('kind', 'App'), path: 'kind', message: 'must be "BackendApp" (got "App")' },
   {
     name: 'name with capitals',
@@ -80,7 +85,8 @@ export const invalidCases: readonly InvalidCase[] = [
     name: 'unknown field in spec',
     edit: set('spec.replicas', 3),
     path: 'spec.replicas',
-    message: 'unknown field; the fields allowed here are: image, imagePullPolicy, imagePullSecrets, env, envFrom, securityContext, api, worker, beat, flower, databases',
+    message:
+      'unknown field; the fields allowed here are: image, imagePullPolicy, imagePullSecrets, env, envFrom, securityContext, api, worker, beat, flower, databases',
   },
   { name: 'typo in api', edit: set('spec.api.prot', 8000), path: 'spec.api.prot', message: 'unknown field; the fields allowed here are: command, args, port,' },
   { name: 'port out of range', edit: set('spec.api.port', 70000), path: 'spec.api.port', message: 'must be a port number between 1 and 65535 (got 70000)' },
@@ -171,11 +177,24 @@ export const invalidCases: readonly InvalidCase[] = [
     path: 'spec.worker.app',
     message: 'must be a Python module path as given to `celery -A`, e.g. "app.celery" or "proj.celery:app" (got "app/celery.py")',
   },
-  { name: 'zero concurrency', edit: set('spec.worker.concurrency', 0), path: 'spec.worker.concurrency', message: 'must be a whole number from 1 to 256 (got 0)' },
-  { name: 'duplicate queue', edit: set('spec.worker.queues', ['default', 'mail', 'default']), path: 'spec.worker.queues[2]', message: 'duplicate queue "default"; queue names must be unique' },
+  {
+    name: 'zero concurrency',
+    edit: set('spec.worker.concurrency', 0),
+    path: 'spec.worker.concurrency',
+    message: 'must be a whole number from 1 to 256 (got 0)',
+  },
+  {
+    name: 'duplicate queue',
+    edit: set('spec.worker.queues', ['default', 'mail', 'default']),
+    path: 'spec.worker.queues[2]',
+    message: 'duplicate queue "default"; queue names must be unique',
+  },
   {
     name: 'duplicate env var',
-    edit: set('spec.env', [{ name: 'LOG_LEVEL', value: 'info' }, { name: 'LOG_LEVEL', value: 'debug' }]),
+    edit: set('spec.env', [
+      { name: 'LOG_LEVEL', value: 'info' },
+      { name: 'LOG_LEVEL', value: 'debug' },
+    ]),
     path: 'spec.env[1].name',
     message: 'duplicate variable "LOG_LEVEL" (also at index 0); names must be unique',
   },

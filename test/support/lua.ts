@@ -26,8 +26,7 @@ export function findLua51(): string {
     if ((c.includes(path.sep) ? existsSync(c) : true) && isLua51(c)) return c;
   }
   throw new Error(
-    `no Lua 5.1 interpreter found (tried ${candidates.join(', ')}); run hack/install-lua.sh ` +
-      '(installs Debian\'s lua5.1), or set LUA to a Lua 5.1 binary',
+    `no Lua 5.1 interpreter found (tried ${candidates.join(', ')}); run hack/install-lua.sh (installs Debian's lua5.1), or set LUA to a Lua 5.1 binary`,
   );
 }
 

@@ -33,7 +33,9 @@ describe('argocd health.lua for backendapp.io/BackendApp', () => {
   });
 
   it('covers every file in testdata/, and every case has one', () => {
-    const files = readdirSync(path.join(checkDir, 'testdata')).map((f) => `testdata/${f}`).sort();
+    const files = readdirSync(path.join(checkDir, 'testdata'))
+      .map((f) => `testdata/${f}`)
+      .sort();
     expect(tests.map((t) => t.inputPath).sort()).toEqual(files);
   });
 

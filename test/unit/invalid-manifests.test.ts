@@ -41,9 +41,10 @@ describe('invalid manifests', () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     const at = result.errors.filter((e) => e.path === path);
-    expect(at.map((e) => e.message), `errors: ${JSON.stringify(result.errors)}`).toEqual(
-      expect.arrayContaining([expect.stringContaining(message)]),
-    );
+    expect(
+      at.map((e) => e.message),
+      `errors: ${JSON.stringify(result.errors)}`,
+    ).toEqual(expect.arrayContaining([expect.stringContaining(message)]));
     if (cel) expect(celMessagesAt(path)).toContain(message);
   });
 

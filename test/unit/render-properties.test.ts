@@ -2,14 +2,7 @@
 // the invariants the operator promises whatever the spec says.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type {
-  KubernetesObject,
-  V1Deployment,
-  V1PodSpec,
-  V1Secret,
-  V1StatefulSet,
-  V2HorizontalPodAutoscaler,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1PodSpec, V1Secret, V1StatefulSet, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { API_VERSION, KIND, formatFieldErrors, validateBackendApp, type BackendApp, type BackendAppSpecInput } from '../../src/api/v1alpha1.js';
 import { CHILD_KINDS } from '../../src/kinds.js';
 import { isRetained, renderApp } from '../../src/render/index.js';
@@ -309,7 +302,11 @@ describe('renderApp, for any valid BackendApp', () => {
   it('budgets disruptions exactly for components that can run several pods', () => {
     fc.assert(
       fc.property(backendApp, (app) => {
-        const pdbs = new Set(render(app).filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata?.labels?.['app.kubernetes.io/component']));
+        const pdbs = new Set(
+          render(app)
+            .filter((o) => o.kind === 'PodDisruptionBudget')
+            .map((o) => o.metadata?.labels?.['app.kubernetes.io/component']),
+        );
         // The oracle is the spec itself, not the renderer's maxPods: the autoscaler's
         // ceiling when there is one, else the replica count.
         for (const c of ['api', 'worker'] as const) {
@@ -321,15 +318,26 @@ describe('renderApp, for any valid BackendApp', () => {
     );
   });
 
-  it('puts every database behind its NetworkPolicy, admitting only this app\'s pods', () => {
+  it("puts every database behind its NetworkPolicy, admitting only this app's pods", () => {
     fc.assert(
       fc.property(backendApp, (app) => {
         const objects = render(app);
         for (const sts of objects.filter((o): o is V1StatefulSet => o.kind === 'StatefulSet')) {
           const db = sts.metadata?.labels?.['app.kubernetes.io/component'];
           const policy = objects.find(
-            (o) => o.kind === 'NetworkPolicy' && (o as { spec?: { podSelector?: { matchLabels?: Record<string, string> } } }).spec?.podSelector?.matchLabels?.['app.kubernetes.io/component'] === db,
-          ) as { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { from: { podSelector: { matchLabels: Record<string, string> } }[] }[] } } | undefined;
+            (o) =>
+              o.kind === 'NetworkPolicy' &&
+              (o as { spec?: { podSelector?: { matchLabels?: Record<string, string> } } }).spec?.podSelector?.matchLabels?.['app.kubernetes.io/component'] ===
+                db,
+          ) as
+            | {
+                spec: {
+                  podSelector: { matchLabels: Record<string, string> };
+                  policyTypes: string[];
+                  ingress: { from: { podSelector: { matchLabels: Record<string, string> } }[] }[];
+                };
+              }
+            | undefined;
           expect(policy, `NetworkPolicy for ${db}`).toBeDefined();
           // It selects exactly the database's pods, and lets in only pods of this app.
           expect(policy?.spec.podSelector.matchLabels).toEqual(sts.spec?.selector.matchLabels);

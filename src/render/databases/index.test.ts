@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import type { V1Container } from '@kubernetes/client-node';
 import { finwise, makeApp } from '../fixtures.test-util.js';
 import { restrictedViolations } from '../pod.js';
-import { DATABASE_UID, databaseClientService, databaseHeadlessService, databaseObjects, databaseStatefulSet, postgresLayout, pvcRetentionPolicy } from './index.js';
+import {
+  DATABASE_UID,
+  databaseClientService,
+  databaseHeadlessService,
+  databaseObjects,
+  databaseStatefulSet,
+  postgresLayout,
+  pvcRetentionPolicy,
+} from './index.js';
 
 const container = (db: 'postgres' | 'redis' | 'mongodb'): V1Container => {
   const c = databaseStatefulSet(finwise(), db)?.spec?.template.spec?.containers[0];
@@ -17,22 +25,22 @@ describe('database StatefulSets', () => {
     expect(container('mongodb').image).toBe('mongo:7.0');
   });
 
-  it('check readiness with each database\'s own client', () => {
+  it("check readiness with each database's own client", () => {
     expect(container('postgres').readinessProbe?.exec?.command).toEqual(['pg_isready', '-U', 'app', '-d', 'app', '-h', '127.0.0.1', '-p', '5432']);
     expect(container('redis').readinessProbe?.exec?.command?.join(' ')).toContain('redis-cli -p 6379 ping');
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's own ${VAR:-default}, inside the probe's command
-    expect(container('mongodb').readinessProbe?.exec?.command?.join(' ')).toContain("mongosh --host \"${HOSTNAME:-$(hostname)}\" --port 27017");
+    expect(container('mongodb').readinessProbe?.exec?.command?.join(' ')).toContain('mongosh --host "${HOSTNAME:-$(hostname)}" --port 27017');
   });
 
   // The mongo image's first-start init runs a mongod bound to 127.0.0.1 without auth:
   // a probe of the loopback address would turn ready during init.
-  it('probe MongoDB at the pod\'s own address, never the loopback one the init server uses', () => {
+  it("probe MongoDB at the pod's own address, never the loopback one the init server uses", () => {
     const probe = container('mongodb').readinessProbe?.exec?.command?.join(' ') ?? '';
     expect(probe).toContain('--host');
     expect(probe).not.toMatch(/127\.0\.0\.1|localhost|::1/);
   });
 
-  it('start Redis through the image\'s entrypoint (args, not command) with its password in a mounted file', () => {
+  it("start Redis through the image's entrypoint (args, not command) with its password in a mounted file", () => {
     const c = container('redis');
     expect(c.command).toBeUndefined();
     expect(c.args).toEqual(['/etc/redis/auth/redis.conf', '--appendonly', 'yes', '--dir', '/data']);
@@ -108,7 +116,7 @@ describe('database StatefulSets', () => {
     expect(databaseStatefulSet(finwise(), 'postgres')?.spec?.persistentVolumeClaimRetentionPolicy?.whenDeleted).toBe('Retain');
   });
 
-  it('are restricted, as the images\' own database user', () => {
+  it("are restricted, as the images' own database user", () => {
     for (const db of ['postgres', 'redis', 'mongodb'] as const) {
       const spec = databaseStatefulSet(finwise(), db)?.spec?.template.spec;
       expect(spec && restrictedViolations(spec), db).toEqual([]);
@@ -165,7 +173,12 @@ describe('database pods, field by field', () => {
   });
 
   it('leave the root filesystem writable for the entrypoints, with every other restriction', () => {
-    expect(container('redis').securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: false, runAsNonRoot: true });
+    expect(container('redis').securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      readOnlyRootFilesystem: false,
+      runAsNonRoot: true,
+    });
   });
 
   it('claim one ReadWriteOnce volume of the size asked for', () => {
@@ -192,7 +205,7 @@ describe('database pods, field by field', () => {
     ]);
   });
 
-  it('initialise MongoDB\'s root user and database from the spec and the Secret', () => {
+  it("initialise MongoDB's root user and database from the spec and the Secret", () => {
     expect(container('mongodb').env).toEqual([
       { name: 'MONGO_INITDB_ROOT_USERNAME', value: 'app' },
       { name: 'MONGO_INITDB_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: 'finwise-mongodb-credentials', key: 'password' } } },
