@@ -13,7 +13,13 @@
 #   hack/install-lua.sh --local   always step 3: touch nothing outside the cache
 #
 # Prints the interpreter's path last.
+#
+# It first builds hack/gopher-lua (hack/build-gopher-lua.sh, needs Go), the test's
+# second interpreter: gopher-lua itself, set up as Argo CD sets it up.
 set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+"$here/build-gopher-lua.sh" >/dev/null
 
 cache_root=${BACKENDAPP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/backendapp-operator}
 local_dir="$cache_root/lua5.1"

@@ -113,3 +113,35 @@ export function runHealthScript(lua: string, scriptPath: string, obj: unknown): 
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+
+/**
+ * The gopher-lua runner (hack/gopher-lua) that hack/build-gopher-lua.sh builds, or $GOPHER_LUA_HEALTH;
+ * throws saying how to build it. It runs a script under gopher-lua, set up as Argo CD's util/lua sets it up.
+ */
+export function findGopherLua(): string {
+  if (process.env.GOPHER_LUA_HEALTH) return process.env.GOPHER_LUA_HEALTH;
+  const res = spawnSync(path.join(repoRoot, 'hack/build-gopher-lua.sh'), ['--print'], { encoding: 'utf8' });
+  const bin = res.stdout.trim();
+  if (res.status !== 0 || !bin || !existsSync(bin)) {
+    throw new Error(`no gopher-lua runner at ${bin || '(unknown path)'}: run hack/install-lua.sh or hack/build-gopher-lua.sh (needs Go)`);
+  }
+  return bin;
+}
+
+/** A parsed object as the JSON the API server would send: YAML timestamps as RFC 3339, as toLuaLiteral writes them. */
+export function toObjectJson(obj: unknown): string {
+  return JSON.stringify(obj, function (this: Record<string, unknown>, key, value) {
+    const raw = this[key];
+    return raw instanceof Date ? raw.toISOString().replace(/\.000Z$/, 'Z') : value;
+  });
+}
+
+/** Runs `scriptPath` against `obj` under gopher-lua, as Argo CD runs a health check, and returns its health. */
+export function runHealthScriptGopher(runner: string, scriptPath: string, obj: unknown): HealthStatus {
+  const res = spawnSync(runner, [scriptPath], { input: toObjectJson(obj), encoding: 'utf8', timeout: 10_000 });
+  if (res.status !== 0) throw new Error(`${runner} exited ${res.status ?? res.signal}: ${res.stderr}`);
+  const out = JSON.parse(res.stdout) as { status: string; message: string };
+  return { status: out.status, message: out.message };
+}

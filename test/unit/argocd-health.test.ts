@@ -1,12 +1,14 @@
 // Argo CD's health check for BackendApp, run the way Argo CD runs it (Lua 5.1,
 // base and table libraries only) against every case in its health_test.yaml,
-// the same file Argo CD's own tests read for its built-in checks.
+// the same file Argo CD's own tests read for its built-in checks. Every case runs
+// twice: under Debian's lua5.1, and under gopher-lua itself (hack/gopher-lua, the
+// version Argo CD pins, its libraries and its conversion of the object).
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { findLua51, runHealthScript, toLuaLiteral } from '../support/lua.js';
+import { findGopherLua, findLua51, runHealthScript, runHealthScriptGopher, toLuaLiteral, toObjectJson } from '../support/lua.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const checkDir = path.join(root, 'argocd/resource_customizations/backendapp.io/BackendApp');
@@ -28,8 +30,16 @@ describe('argocd health.lua for backendapp.io/BackendApp', () => {
     expect(findLua51()).toBeTruthy();
   });
 
-  it.each(tests.map((t) => [t.inputPath, t] as const))('%s', (_name, t) => {
+  it('has the gopher-lua runner to run it with', () => {
+    expect(findGopherLua()).toBeTruthy();
+  });
+
+  it.each(tests.map((t) => [t.inputPath, t] as const))('lua5.1: %s', (_name, t) => {
     expect(runHealthScript(findLua51(), script, readObject(t.inputPath))).toEqual(t.healthStatus);
+  });
+
+  it.each(tests.map((t) => [t.inputPath, t] as const))('gopher-lua: %s', (_name, t) => {
+    expect(runHealthScriptGopher(findGopherLua(), script, readObject(t.inputPath))).toEqual(t.healthStatus);
   });
 
   it('covers every file in testdata/, and every case has one', () => {
@@ -73,7 +83,32 @@ describe('the Lua harness', () => {
       ] as const) {
         writeFileSync(path.join(dir, name), body);
         expect(() => runHealthScript(findLua51(), path.join(dir, name), {}), name).toThrow(/health script failed/);
+        expect(() => runHealthScriptGopher(findGopherLua(), path.join(dir, name), {}), `gopher-lua: ${name}`).toThrow(/health script failed/);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('passes objects to gopher-lua as JSON: YAML timestamps as RFC 3339, as the API server sends them', () => {
+    expect(toObjectJson({ t: new Date('2026-01-02T03:04:05Z'), a: [1, 'x'], b: null })).toBe('{"t":"2026-01-02T03:04:05Z","a":[1,"x"],"b":null}');
+  });
+
+  it('gives gopher-lua scripts what Argo CD gives them: obj with 1-based arrays and numbers; os only through require, with time and date', () => {
+    // Argo CD's OpenSafeOs registers its functions under the name "table", which is
+    // already loaded, so it adds nothing: there is no global os, and table has no
+    // time or date. Only the preloaded module, require("os"), has them.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'lua-sandbox-'));
+    try {
+      const file = path.join(dir, 'env.lua');
+      writeFileSync(
+        file,
+        'local sos = require("os") return {status = "Healthy", message = table.concat({obj.a[1], obj.a[2], tostring(obj.n + 1), type(obj.b), type(os), type(table.time), type(sos.time), type(sos.date), type(sos.exit), type(sos.getenv), type(string), type(io)}, ",")}',
+      );
+      expect(runHealthScriptGopher(findGopherLua(), file, { a: ['x', 'y'], n: 41, b: true })).toEqual({
+        status: 'Healthy',
+        message: 'x,y,42,boolean,nil,nil,function,function,nil,nil,nil,nil',
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
