@@ -90,7 +90,7 @@ describe('toFieldErrors', () => {
     ]);
   });
 
-  it('sorts by path and keeps the schema\'s order within one path', () => {
+  it("sorts by path and keeps the schema's order within one path", () => {
     const errors = toFieldErrors([
       issue({ code: 'custom', path: ['spec', 'worker'], message: 'second' }),
       issue({ code: 'custom', path: ['spec', 'api'], message: 'first' }),

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sampleManifest } from '../render/fixtures.test-util.js';
-import {
-  API_VERSION,
-  BackendAppSchema,
-  MAX_APP_NAME_LENGTH,
-  formatFieldErrors,
-  formatPath,
-  validateBackendApp,
-} from './v1alpha1.js';
+import { API_VERSION, BackendAppSchema, MAX_APP_NAME_LENGTH, formatFieldErrors, formatPath, validateBackendApp } from './v1alpha1.js';
 
 describe('validateBackendApp', () => {
   it('accepts the issue example and applies defaults', () => {
@@ -85,7 +78,9 @@ describe('validateBackendApp', () => {
       observedGeneration: 3,
       phase: 'Ready',
       summary: 'api 3/3',
-      conditions: [{ type: 'Ready', status: 'True', observedGeneration: 3, lastTransitionTime: '2025-01-01T00:00:00Z', reason: 'AllComponentsReady', message: 'ok' }],
+      conditions: [
+        { type: 'Ready', status: 'True', observedGeneration: 3, lastTransitionTime: '2025-01-01T00:00:00Z', reason: 'AllComponentsReady', message: 'ok' },
+      ],
       components: { api: { ready: 3, desired: 3 } },
     };
     expect(validateBackendApp(m).ok).toBe(true);
@@ -190,37 +185,42 @@ describe('cross-field rules', () => {
   });
 
   it('says a missing maxReplicas is required, and a wrong one is not a number', () => {
-    expect(errors((s) => (s.api.autoscaling = { minReplicas: 2 }))).toBe('  spec.api.autoscaling.maxReplicas: is required: the most pods the autoscaler may run');
-    expect(errors((s) => (s.api.autoscaling = { maxReplicas: 'ten' }))).toBe(
-      '  spec.api.autoscaling.maxReplicas: must be a number, not a string (got "ten")',
+    expect(errors((s) => (s.api.autoscaling = { minReplicas: 2 }))).toBe(
+      '  spec.api.autoscaling.maxReplicas: is required: the most pods the autoscaler may run',
     );
+    expect(errors((s) => (s.api.autoscaling = { maxReplicas: 'ten' }))).toBe('  spec.api.autoscaling.maxReplicas: must be a number, not a string (got "ten")');
   });
 
   it('wants the CPU request when autoscaling on CPU, the default target, and the memory request for a memory target', () => {
     const cpuRequired =
       '  spec.worker.resources.requests.cpu: is required when autoscaling on CPU (targetCPUUtilizationPercentage, the default target): utilization is measured against the request';
-    const memoryRequired = '  spec.worker.resources.requests.memory: is required when targetMemoryUtilizationPercentage is set: utilization is measured against the request';
+    const memoryRequired =
+      '  spec.worker.resources.requests.memory: is required when targetMemoryUtilizationPercentage is set: utilization is measured against the request';
     expect(errors((s) => (s.worker.autoscaling = { maxReplicas: 4 }))).toBe(cpuRequired);
-    expect(errors((s) => {
+    expect(
+      errors((s) => {
         s.worker.autoscaling = { maxReplicas: 4 };
         s.worker.resources = { limits: { cpu: '1' } };
-      })).toBe(cpuRequired);
+      }),
+    ).toBe(cpuRequired);
     expect(
       errors((s) => {
         s.worker.autoscaling = { maxReplicas: 4, targetCPUUtilizationPercentage: 70, targetMemoryUtilizationPercentage: 70 };
         s.worker.resources = { requests: { memory: '1Gi' } };
       }),
     ).toBe(cpuRequired);
-    expect(errors((s) => {
+    expect(
+      errors((s) => {
         s.worker.autoscaling = { maxReplicas: 4, targetMemoryUtilizationPercentage: 70 };
         s.worker.resources = { requests: { memory: '1Gi' } };
-      })).toBe('');
-    expect(errors((s) => {
+      }),
+    ).toBe('');
+    expect(
+      errors((s) => {
         s.worker.autoscaling = { maxReplicas: 4, targetMemoryUtilizationPercentage: 70 };
         s.worker.resources = { limits: { memory: '1Gi' } };
-      })).toBe(
-      memoryRequired,
-    );
+      }),
+    ).toBe(memoryRequired);
     expect(errors((s) => (s.worker.autoscaling = { maxReplicas: 4, targetMemoryUtilizationPercentage: 70 }))).toBe(memoryRequired);
   });
 
@@ -245,10 +245,19 @@ describe('cross-field rules', () => {
   });
 
   it('names a duplicate variable and queue, and where the first one is', () => {
-    expect(errors((s) => (s.env = [{ name: 'A', value: '1' }, { name: 'B', value: '2' }, { name: 'A', value: '3' }]))).toBe(
-      '  spec.env[2].name: duplicate variable "A" (also at index 0); names must be unique',
+    expect(
+      errors(
+        (s) =>
+          (s.env = [
+            { name: 'A', value: '1' },
+            { name: 'B', value: '2' },
+            { name: 'A', value: '3' },
+          ]),
+      ),
+    ).toBe('  spec.env[2].name: duplicate variable "A" (also at index 0); names must be unique');
+    expect(errors((s) => (s.worker.queues = ['default', 'emails', 'default']))).toBe(
+      '  spec.worker.queues[2]: duplicate queue "default"; queue names must be unique',
     );
-    expect(errors((s) => (s.worker.queues = ['default', 'emails', 'default']))).toBe('  spec.worker.queues[2]: duplicate queue "default"; queue names must be unique');
   });
 
   it('takes Redis 6 and later, two-digit majors included', () => {
