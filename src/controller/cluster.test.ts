@@ -240,6 +240,15 @@ describe('apiWriter', () => {
     });
   });
 
+  it('removeFinalizer removes the first finalizer too', async () => {
+    const { writer, server } = await writerAnswering(ok(app));
+    await writer.removeFinalizer(app, 'other.io/keep');
+    expect(only(server).body).toEqual([
+      { op: 'test', path: '/metadata/finalizers/0', value: 'other.io/keep' },
+      { op: 'remove', path: '/metadata/finalizers/0' },
+    ]);
+  });
+
   it('removeFinalizer sends nothing when the finalizer is not there', async () => {
     const { writer, server } = await writerAnswering(ok(app));
     await writer.removeFinalizer(app, 'backendapp.io/absent');

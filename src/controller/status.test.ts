@@ -292,3 +292,36 @@ describe('desiredStatus, as people read it', () => {
     expect(cond(s, 'Ready')?.message).toBe('Waiting for redis 0/1 (rolling out)');
   });
 });
+
+describe('desiredStatus during a release, as people read it', () => {
+  const release = (migration: NonNullable<Parameters<typeof desiredStatus>[3]>['migration']) => ({ revision: 'abc1234567', image: 'app:2', migration });
+
+  it('says the migration Job failed when it left no message, and that nothing runs when nothing does', () => {
+    const s = desiredStatus(1, [], undefined, release({ job: 'shop-migrate-abc1234567', phase: 'Failed' }));
+    expect(cond(s, 'Degraded')?.message).toBe('Job shop-migrate-abc1234567 failed; api, worker and beat keep running the previous release');
+    expect(cond(s, 'Ready')?.message).toBe('Job shop-migrate-abc1234567 failed; api, worker and beat keep running the previous release');
+  });
+
+  it('says a pending migration Job is about to start, and spells out every condition while migrating', () => {
+    const s = desiredStatus(2, [], undefined, release({ job: 'shop-migrate-abc1234567', phase: 'Pending' }));
+    const message = 'Migrating to release abc1234567: Job shop-migrate-abc1234567 is about to start; api, worker and beat wait for it';
+    expect(s.conditions).toEqual([
+      { type: 'Ready', status: 'False', observedGeneration: 2, reason: 'Migrating', message },
+      { type: 'Progressing', status: 'True', observedGeneration: 2, reason: 'Migrating', message },
+      { type: 'Degraded', status: 'False', observedGeneration: 2, reason: 'AsExpected', message: 'No problems found.' },
+    ]);
+  });
+
+  it('names every stalled component', () => {
+    const stalled = deployment(2, 1, { updated: 1, stalled: true });
+    const s = desiredStatus(
+      1,
+      [
+        { component: 'api', kind: 'Deployment', workload: stalled },
+        { component: 'worker', kind: 'Deployment', workload: stalled },
+      ],
+      undefined,
+    );
+    expect(cond(s, 'Degraded')?.message).toBe('Rollout stalled for api, worker: pods did not become available in time; see kubectl describe deployment');
+  });
+});
