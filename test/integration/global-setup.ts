@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -65,7 +65,15 @@ function installCRD(kubeconfig: string, binDir: string): void {
   const kubectl = existsSync(path.join(binDir, 'kubectl')) ? path.join(binDir, 'kubectl') : 'kubectl';
   const env = { ...process.env, KUBECONFIG: kubeconfig };
   execFileSync(kubectl, ['apply', '--server-side', '--force-conflicts', '-f', path.join(root, 'crds')], { env, stdio: 'inherit' });
-  execFileSync(kubectl, ['wait', '--for=condition=Established', 'crd/backendapps.backendapp.io', '--timeout=60s'], { env, stdio: 'inherit' });
+  // kubectl wait fails at once, instead of waiting, while the CRD it was just handed
+  // has no status yet (".status.conditions accessor error: <nil>"): ask again.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const wait = spawnSync(kubectl, ['wait', '--for=condition=Established', 'crd/backendapps.backendapp.io', '--timeout=60s'], { env, encoding: 'utf8' });
+    if (wait.status === 0) return;
+    if (Date.now() > deadline || !wait.stderr.includes('accessor error')) throw new Error(`the CRD did not become Established: ${wait.stderr}`);
+    execFileSync('sleep', ['0.5']);
+  }
 }
 
 function run(command: string, quiet: boolean): string {
