@@ -354,6 +354,13 @@ describe('BackendAppReconciler with spec.migrations', () => {
   };
   const databasesReady = (w: ReturnType<typeof world>) => setStatus(w, 'apps/v1/StatefulSet', 'web-postgres', { readyReplicas: 1, replicas: 1 });
   const condition = (w: ReturnType<typeof world>, type: string) => w.status()?.conditions?.find((c) => c.type === type);
+  /** The app applied, its databases Ready and its migration Job created. */
+  const migrationStarted = async (w: ReturnType<typeof world>) => {
+    w.setApp(app(MIGRATING));
+    await w.reconcile();
+    databasesReady(w);
+    await w.reconcile();
+  };
 
   it('on first creation, migrates once the databases are ready, and creates api and worker only after the Job succeeded', async () => {
     const w = world();
@@ -386,10 +393,7 @@ describe('BackendAppReconciler with spec.migrations', () => {
 
   it('holds api and worker on their template while a new image migrates, and rolls them when it succeeds', async () => {
     const w = world();
-    w.setApp(app(MIGRATING));
-    await w.reconcile();
-    databasesReady(w);
-    await w.reconcile();
+    await migrationStarted(w);
     setStatus(w, 'batch/v1/Job', jobName(w), { conditions: [{ type: 'Complete', status: 'True' }] });
     await w.reconcile();
     const firstJob = jobName(w);
@@ -413,10 +417,7 @@ describe('BackendAppReconciler with spec.migrations', () => {
   it('on a failed migration keeps the workloads as they were, reports MigrationFailed with the pod’s words, and warns once', async () => {
     const revisionOf = (job: string) => job.replace('web-migrate-', '');
     const probe = world();
-    probe.setApp(app(MIGRATING));
-    await probe.reconcile();
-    databasesReady(probe);
-    await probe.reconcile();
+    await migrationStarted(probe);
     const name = jobName(probe);
     const revision = revisionOf(name);
     const failedPod = {
@@ -437,10 +438,7 @@ describe('BackendAppReconciler with spec.migrations', () => {
       },
     } as KubernetesObject;
     const f = world({ pods: [failedPod] });
-    f.setApp(app(MIGRATING));
-    await f.reconcile();
-    databasesReady(f);
-    await f.reconcile();
+    await migrationStarted(f);
     setStatus(f, 'batch/v1/Job', jobName(f), { conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }] });
     await f.reconcile();
     await f.reconcile();
@@ -453,10 +451,7 @@ describe('BackendAppReconciler with spec.migrations', () => {
 
   it('never runs two migrations of one app at once: a new release waits for the running one', async () => {
     const w = world();
-    w.setApp(app(MIGRATING));
-    await w.reconcile();
-    databasesReady(w);
-    await w.reconcile();
+    await migrationStarted(w);
     const first = jobName(w);
     w.writes.length = 0;
     w.setApp(app({ ...MIGRATING, image: 'ghcr.io/acme/backend:2.0.0' }, { generation: 2 }));
@@ -470,10 +465,7 @@ describe('BackendAppReconciler with spec.migrations', () => {
 
   it('does not run a release again that status says succeeded, even when its Job is gone', async () => {
     const w = world();
-    w.setApp(app(MIGRATING));
-    await w.reconcile();
-    databasesReady(w);
-    await w.reconcile();
+    await migrationStarted(w);
     const name = jobName(w);
     setStatus(w, 'batch/v1/Job', name, { conditions: [{ type: 'Complete', status: 'True' }] });
     await w.reconcile();
@@ -486,18 +478,12 @@ describe('BackendAppReconciler with spec.migrations', () => {
 
   it('follows a Job that exists but is not in the cache yet, instead of starting a second', async () => {
     const w = world();
-    w.setApp(app(MIGRATING));
-    await w.reconcile();
-    databasesReady(w);
-    await w.reconcile();
+    await migrationStarted(w);
     const name = jobName(w);
     const live = w.children.get('batch/v1/Job', NS, name) as KubernetesObject;
     w.drop('batch/v1/Job', name);
     const lagging = world({ unwatched: [live] });
-    lagging.setApp(app(MIGRATING));
-    await lagging.reconcile();
-    databasesReady(lagging);
-    await lagging.reconcile();
+    await migrationStarted(lagging);
     expect(jobWrites(lagging)).toEqual([]);
     expect(lagging.status()?.release?.migration?.phase).toBe('Running');
   });
