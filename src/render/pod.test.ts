@@ -3,7 +3,17 @@ import type { V1PodSpec } from '@kubernetes/client-node';
 import { finwise, makeApp } from './fixtures.test-util.js';
 import { apiDeployment } from './api.js';
 import { workerDeployment } from './worker.js';
-import { appContainer, appEnv, appPod, componentDeployment, hardenedPod, resourceRequirements, restrictedViolations, startFirstRollout } from './pod.js';
+import {
+  appContainer,
+  appEnv,
+  appPod,
+  componentDeployment,
+  hardenedPod,
+  resourceRequirements,
+  restrictedViolations,
+  startFirstRollout,
+  withDefaultRequests,
+} from './pod.js';
 
 describe('hardened pods', () => {
   it('meet Pod Security restricted', () => {
@@ -194,6 +204,21 @@ describe('resourceRequirements, partly given', () => {
     expect(resourceRequirements({ requests: { cpu: '1', memory: undefined }, limits: { memory: '1Gi' } })).toEqual({
       requests: { cpu: '1' },
       limits: { memory: '1Gi' },
+    });
+  });
+});
+
+describe('defaults around what the spec leaves out', () => {
+  it('gives app containers only the connection settings when the spec has no env', () => {
+    const app = makeApp({ image: 'x:1', databases: { postgres: { version: '16' } } });
+    expect(appEnv(app)).toEqual([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'shop-postgres-credentials', key: 'url' } } }]);
+  });
+
+  it('fills in a default request beside requests given without limits', () => {
+    expect(withDefaultRequests({ requests: { cpu: '1' } }, { cpu: '100m', memory: '256Mi' })).toEqual({ requests: { cpu: '1', memory: '256Mi' } });
+    expect(withDefaultRequests({ limits: { memory: '1Gi' } }, { cpu: '100m', memory: '256Mi' })).toEqual({
+      limits: { memory: '1Gi' },
+      requests: { cpu: '100m' },
     });
   });
 });
