@@ -263,11 +263,18 @@ describe('cross-field rules', () => {
   it('takes Redis 6 and later, two-digit majors included', () => {
     expect(errors((s) => (s.databases.redis.version = '6'))).toBe('');
     expect(errors((s) => (s.databases.redis.version = '10.0'))).toBe('');
-    expect(errors((s) => (s.databases.redis.version = '5.0'))).toContain('spec.databases.redis.version: must be 6 or later');
+    expect(errors((s) => (s.databases.redis.version = '5.0'))).toBe(
+      '  spec.databases.redis.version: must be 6 or later: the app connects as the Redis user "default" (redis://default:<password>@...), which Redis 6 introduced',
+    );
   });
 
   it('wants Redis for Flower, also when no database is declared at all', () => {
     expect(errors((s) => delete s.databases)).toBe("  spec.flower: needs spec.databases.redis: Flower reads the Celery broker, which is the app's Redis");
+  });
+
+  it('gives the hint of a field people try on beat, even beside another unknown field', () => {
+    const hint = 'beat has no replicas field: it always runs exactly one pod, because two schedulers would send every periodic task twice';
+    expect(errors((s) => (s.beat = { foo: 1, replicas: 2 }))).toBe(`  spec.beat.foo: ${hint}\n  spec.beat.replicas: ${hint}`);
   });
 
   it('says a missing or mistyped name plainly', () => {
