@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { finwise, makeApp } from './fixtures.test-util.js';
-import { BEAT_SCHEDULE_FILE, beatCommand, beatDeployment } from './beat.js';
+import { beatCommand, beatDeployment } from './beat.js';
 
 describe('beat Deployment', () => {
   it('runs exactly one pod, replaced with Recreate', () => {
@@ -12,7 +12,7 @@ describe('beat Deployment', () => {
 
   it("uses the worker's Celery app and keeps its schedule in /tmp", () => {
     const app = finwise();
-    expect(beatCommand(app, app.spec.beat!)).toEqual(['celery', '-A', 'app.celery', 'beat', '--loglevel=info', `--schedule=${BEAT_SCHEDULE_FILE}`]);
+    expect(beatCommand(app, app.spec.beat!)).toEqual(['celery', '-A', 'app.celery', 'beat', '--loglevel=info', '--schedule=/tmp/celerybeat-schedule']);
   });
 
   it('takes its own app and scheduler when given', () => {

@@ -63,3 +63,10 @@ describe('ownership', () => {
     expect(meta.labels?.extra).toBe('yes');
   });
 });
+
+describe('app.kubernetes.io/name', () => {
+  it('says which software runs: the app for its own code, flower for Flower', () => {
+    expect(labels(app, 'worker')['app.kubernetes.io/name']).toBe('shop');
+    expect(labels(app, 'flower')['app.kubernetes.io/name']).toBe('flower');
+  });
+});

@@ -48,3 +48,11 @@ describe('database NetworkPolicy', () => {
     expect(databaseNetworkPolicy(makeApp({ image: 'x:1' }), 'redis')).toBeUndefined();
   });
 });
+
+describe('who may connect to each database', () => {
+  it('is the app components that use it, and Flower for the Redis broker', () => {
+    expect(clientsOf(finwise(), 'postgres')).toEqual(['api', 'worker', 'beat']);
+    expect(clientsOf(finwise(), 'mongodb')).toEqual(['api', 'worker', 'beat']);
+    expect(clientsOf(finwise(), 'redis')).toEqual(['api', 'worker', 'beat', 'flower']);
+  });
+});

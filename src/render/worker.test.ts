@@ -96,3 +96,13 @@ describe('worker probes', () => {
     expect(workerProbes(app.spec.worker!).livenessProbe.exec?.command).toEqual(['test', '-e', '/tmp/alive']);
   });
 });
+
+describe('default worker liveness', () => {
+  it('asks python3 whether PID 1 is a zombie or stopped, from /proc/1/status', () => {
+    expect(DEFAULT_WORKER_LIVENESS).toEqual([
+      'python3',
+      '-c',
+      "import sys; sys.exit(any(l.split()[1:2] in (['Z'], ['T']) for l in open('/proc/1/status') if l.startswith('State:')))",
+    ]);
+  });
+});
