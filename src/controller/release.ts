@@ -1,7 +1,7 @@
 // A release's migration as its Job and pods tell it, for the 'jobs' step and for
 // status.release. Pure, so every rule is unit-tested without a cluster.
 import type { KubernetesObject, V1Job, V1Pod } from '@kubernetes/client-node';
-import type { MigrationPhase, ReleaseStatus } from '../api/v1alpha1.js';
+import type { ReleaseStatus } from '../api/v1alpha1.js';
 import { COMPONENT_LABEL, INSTANCE_LABEL, MIGRATE, RELEASE_LABEL } from '../render/labels.js';
 
 export type MigrationState = NonNullable<ReleaseStatus['migration']>;
@@ -73,8 +73,6 @@ export function expiredMigrations(jobs: readonly KubernetesObject[], app: string
     .sort((a, b) => created(b) - created(a) || (b.metadata?.name ?? '').localeCompare(a.metadata?.name ?? ''));
   return mine.slice(keep).filter((j) => j.metadata?.name !== current);
 }
-
-export const isTerminalPhase = (phase: MigrationPhase): boolean => phase === 'Succeeded' || phase === 'Failed';
 
 function created(o: KubernetesObject): number {
   const t = o.metadata?.creationTimestamp;
