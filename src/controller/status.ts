@@ -99,21 +99,22 @@ export function desiredStatus(
     message,
   });
 
-  const withRelease = release ? { release } : {};
+  // Everything but the phase and conditions is the same whatever the story.
+  const withConditions = (phase: NonNullable<BackendAppStatus['phase']>, conditions: Omit<Condition, 'lastTransitionTime'>[]) => ({
+    observedGeneration: generation,
+    phase,
+    summary: truncate(summary, 256),
+    components,
+    ...(release ? { release } : {}),
+    conditions,
+  });
   if (blocker) {
     const message = `${blocker.message}${summary ? ` (running as before: ${summary})` : ''}`;
-    return {
-      observedGeneration: generation,
-      phase: 'Failed',
-      summary: truncate(summary, 256),
-      components,
-      ...withRelease,
-      conditions: [
-        cond('Ready', false, blocker.reason, message),
-        cond('Progressing', false, blocker.reason, 'The operator cannot act on this generation until the problem is fixed.'),
-        cond('Degraded', true, blocker.reason, message),
-      ],
-    };
+    return withConditions('Failed', [
+      cond('Ready', false, blocker.reason, message),
+      cond('Progressing', false, blocker.reason, 'The operator cannot act on this generation until the problem is fixed.'),
+      cond('Degraded', true, blocker.reason, message),
+    ]);
   }
 
   // "worker 0/2: CreateContainerConfigError: secret "keys" not found", so kubectl wait,
@@ -133,58 +134,37 @@ export function desiredStatus(
   const running = summary ? ` (running: ${summary})` : '';
   if (migration?.phase === 'Failed') {
     const message = `${migration.message ?? `Job ${migration.job} failed`}; api, worker and beat keep running the previous release`;
-    return {
-      observedGeneration: generation,
-      phase: 'Degraded',
-      summary: truncate(summary, 256),
-      components,
-      ...withRelease,
-      conditions: [
-        cond('Ready', false, MIGRATION_FAILED, `${message}${running}`),
-        cond('Progressing', false, MIGRATION_FAILED, message),
-        cond('Degraded', true, MIGRATION_FAILED, message),
-      ],
-    };
+    return withConditions('Degraded', [
+      cond('Ready', false, MIGRATION_FAILED, `${message}${running}`),
+      cond('Progressing', false, MIGRATION_FAILED, message),
+      cond('Degraded', true, MIGRATION_FAILED, message),
+    ]);
   }
   if (migration && migration.phase !== 'Succeeded') {
     const doing = migration.phase === 'Running' ? `Job ${migration.job} is running` : (migration.message ?? `Job ${migration.job} is about to start`);
     const message = `Migrating to release ${release?.revision}: ${doing}; api, worker and beat wait for it`;
-    return {
-      observedGeneration: generation,
-      phase: 'Progressing',
-      summary: truncate(summary, 256),
-      components,
-      ...withRelease,
-      conditions: [
-        cond('Ready', false, MIGRATING, `${message}${running}`),
-        cond('Progressing', true, MIGRATING, message),
-        cond('Degraded', false, 'AsExpected', 'No problems found.'),
-      ],
-    };
+    return withConditions('Progressing', [
+      cond('Ready', false, MIGRATING, `${message}${running}`),
+      cond('Progressing', true, MIGRATING, message),
+      cond('Degraded', false, 'AsExpected', 'No problems found.'),
+    ]);
   }
 
   const degraded = stalled.length > 0;
-  return {
-    observedGeneration: generation,
-    phase: allReady ? 'Ready' : degraded ? 'Degraded' : 'Progressing',
-    summary: truncate(summary, 256),
-    components,
-    ...withRelease,
-    conditions: [
-      ready,
-      allReady
-        ? cond('Progressing', false, 'RolloutComplete', 'Every component runs the latest spec.')
-        : cond('Progressing', !degraded, degraded ? 'ProgressDeadlineExceeded' : 'RollingOut', `Waiting for ${waitingText}`),
-      degraded
-        ? cond(
-            'Degraded',
-            true,
-            'ProgressDeadlineExceeded',
-            `Rollout stalled for ${stalled.map((s) => s.component).join(', ')}: pods did not become available in time; see kubectl describe deployment`,
-          )
-        : cond('Degraded', false, 'AsExpected', 'No problems found.'),
-    ],
-  };
+  return withConditions(allReady ? 'Ready' : degraded ? 'Degraded' : 'Progressing', [
+    ready,
+    allReady
+      ? cond('Progressing', false, 'RolloutComplete', 'Every component runs the latest spec.')
+      : cond('Progressing', !degraded, degraded ? 'ProgressDeadlineExceeded' : 'RollingOut', `Waiting for ${waitingText}`),
+    degraded
+      ? cond(
+          'Degraded',
+          true,
+          'ProgressDeadlineExceeded',
+          `Rollout stalled for ${stalled.map((s) => s.component).join(', ')}: pods did not become available in time; see kubectl describe deployment`,
+        )
+      : cond('Degraded', false, 'AsExpected', 'No problems found.'),
+  ]);
 }
 
 /**
