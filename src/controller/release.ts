@@ -16,8 +16,7 @@ const MAX_MESSAGE_LENGTH = 1024;
  */
 export function migrationState(job: string, live: V1Job | undefined, pods: readonly V1Pod[], waitingFor?: string): MigrationState {
   if (!live) return { job, phase: 'Pending', ...(waitingFor ? { message: waitingFor } : {}) };
-  const conditions = live.status?.conditions ?? [];
-  const holds = (type: string) => conditions.find((c) => c.type === type && c.status === 'True');
+  const holds = (type: string) => jobCondition(live, type);
   const startedAt = timestamp(live.status?.startTime);
   const started = startedAt ? { startedAt } : {};
   const failed = holds('Failed');
@@ -54,8 +53,12 @@ export function failureMessage(job: string, failed: { reason?: string; message?:
 export function isRunningMigration(obj: KubernetesObject, app: string): boolean {
   const l = obj.metadata?.labels ?? {};
   if (l[INSTANCE_LABEL] !== app || l[COMPONENT_LABEL] !== MIGRATE) return false;
-  const conditions = (obj as V1Job).status?.conditions ?? [];
-  return !conditions.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  return !jobCondition(obj as V1Job, 'Complete') && !jobCondition(obj as V1Job, 'Failed');
+}
+
+/** The Job's condition of this type when it holds (status True). */
+function jobCondition(job: V1Job, type: string) {
+  return job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
 }
 
 /** The pods of one release's migration. */
