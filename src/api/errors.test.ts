@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { sampleManifest } from '../render/fixtures.test-util.js';
-import { formatFieldErrors, genericMessage, toFieldErrors } from './errors.js';
+import { formatFieldErrors, formatFieldErrorsInline, genericMessage, toFieldErrors } from './errors.js';
 import { validateBackendApp } from './v1alpha1.js';
 
 // How a schema error reads to the person who wrote the manifest: the messages the CLI
@@ -122,5 +122,18 @@ describe('errors as the CLI prints them', () => {
     expect(errorsFor((m) => (m.spec.api.replicas = 2000))).toBe('  spec.api.replicas: must be a whole number from 0 to 1000 (got 2000)');
     expect(errorsFor((m) => (m.spec.image = false))).toBe('  spec.image: must be a string, not a boolean (got false)');
     expect(errorsFor((m) => (m.spec.env = { A: '1' }))).toBe('  spec.env: must be a list, not a mapping');
+  });
+});
+
+describe('formatFieldErrors', () => {
+  const errors = [
+    { path: 'spec.api.port', message: 'must be at most 65535' },
+    { path: '', message: 'must be a mapping' },
+  ];
+  it('lists one error per indented line for a terminal', () => {
+    expect(formatFieldErrors(errors)).toBe('  spec.api.port: must be at most 65535\n  (root): must be a mapping');
+  });
+  it('puts them on one line for a condition message or an event', () => {
+    expect(formatFieldErrorsInline(errors)).toBe('spec.api.port: must be at most 65535; (root): must be a mapping');
   });
 });

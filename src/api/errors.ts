@@ -10,7 +10,16 @@ export interface FieldError {
 }
 
 export function formatFieldErrors(errors: readonly FieldError[]): string {
-  return errors.map((e) => `  ${e.path || '(root)'}: ${e.message}`).join('\n');
+  return errors.map((e) => `  ${fieldError(e)}`).join('\n');
+}
+
+/** The errors on one line, for a condition message or an event. */
+export function formatFieldErrorsInline(errors: readonly FieldError[]): string {
+  return errors.map(fieldError).join('; ');
+}
+
+function fieldError(e: FieldError): string {
+  return `${e.path || '(root)'}: ${e.message}`;
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -725,7 +725,7 @@ export type Component = AppComponent | DatabaseKind;
 // ---------------------------------------------------------------------------
 // Validation at the edge.
 
-export { formatFieldErrors, formatPath, type FieldError } from './errors.js';
+export { formatFieldErrors, formatFieldErrorsInline, formatPath, type FieldError } from './errors.js';
 
 export type ValidationResult = { ok: true; app: BackendApp } | { ok: false; errors: FieldError[] };
 

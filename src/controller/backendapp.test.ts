@@ -26,6 +26,16 @@ const SPEC = {
   databases: { postgres: { version: '15', storage: { size: '1Gi' } } },
 };
 
+/** `obj` with the list at a JSON pointer (no escapes) replaced, as a JSON patch would. */
+function withList(obj: KubernetesObject, list: { path: string; value: unknown[] }): KubernetesObject {
+  const copy = structuredClone(obj) as Record<string, unknown>;
+  const keys = list.path.split('/').slice(1);
+  const last = keys.pop() ?? '';
+  const parent = keys.reduce<Record<string, unknown>>((o, k) => o[k] as Record<string, unknown>, copy);
+  parent[last] = list.value;
+  return copy as KubernetesObject;
+}
+
 /**
  * Caches that hold whatever the writer applied, like informers after their watch
  * events. `unwatched` objects exist on the API server but not (yet) in the caches.
@@ -37,6 +47,10 @@ function world(
     hold?: (obj: KubernetesObject) => Promise<void> | undefined;
     unwatched?: KubernetesObject[];
     pods?: KubernetesObject[];
+    /** What the API server returns for an apply, e.g. with list items another manager owns. */
+    answer?: (obj: KubernetesObject) => KubernetesObject;
+    /** Refuses every status write with this error. */
+    statusError?: Error;
   } = {},
 ) {
   const store = new Map<string, Map<string, KubernetesObject>>();
@@ -74,17 +88,19 @@ function world(
       if (refused) throw refused;
       await opts.hold?.(obj);
       writes.push(`apply ${obj.kind}/${obj.metadata?.name}`);
-      return { ...obj, metadata: { ...obj.metadata, uid: `u-${obj.metadata?.name}`, resourceVersion: '1' } };
+      const applied = { ...obj, metadata: { ...obj.metadata, uid: `u-${obj.metadata?.name}`, resourceVersion: '1' } };
+      return opts.answer ? opts.answer(applied) : applied;
     },
     replaceLists: async (obj, lists) => {
       writes.push(`replaceLists ${obj.kind}/${obj.metadata?.name} ${lists.map((l) => l.path).join(',')}`);
-      return obj;
+      return lists.reduce(withList, obj);
     },
     delete: async (obj) => {
       writes.push(`delete ${obj.kind}/${obj.metadata?.name}`);
       store.get(key(obj))?.delete(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
     },
     replaceStatus: async (_app, s) => {
+      if (opts.statusError) throw opts.statusError;
       writes.push('status');
       status = s;
     },
@@ -212,7 +228,7 @@ describe('BackendAppReconciler', () => {
     expect(w.writes).toEqual(['status']);
     const ready = w.status()?.conditions?.find((c) => c.type === 'Ready');
     expect(ready).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
-    expect(ready?.message).toContain('spec.api.port');
+    expect(ready?.message).toMatch(/^Invalid spec: spec\.api\.port: [^\n]+$/);
     expect(w.events.some((e) => e.startsWith('Warning InvalidSpec') && e.includes('spec.api.port'))).toBe(true);
     // The same invalid spec again: no new status write, no new event.
     w.writes.length = 0;
@@ -489,10 +505,305 @@ describe('BackendAppReconciler with spec.migrations', () => {
   });
 });
 
+describe('BackendAppReconciler: what the user sees', () => {
+  const WORKER = { ...SPEC, worker: { app: 'app.celery' } };
+  const refusing = (err: Error, kind = 'StatefulSet') => world({ refuse: (o) => (o.kind === kind ? err : undefined) });
+  const condition = (w: ReturnType<typeof world>, type: string) => w.status()?.conditions?.find((c) => c.type === type);
+  const setStatus = (w: ReturnType<typeof world>, k: string, name: string, status: unknown) => {
+    const live = w.children.get(k, NS, name);
+    if (!live) throw new Error(`${k} ${name} not in the cache`);
+    w.put({ ...live, status } as KubernetesObject);
+  };
+
+  it('does nothing for an app that is gone: its children go by garbage collection', async () => {
+    const w = world();
+    await expect(w.reconcile()).resolves.toEqual({});
+    expect(w.writes).toEqual([]);
+    expect(w.events).toEqual([]);
+  });
+
+  it('says in one Normal event what it created, then what it updated', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    expect(w.events.filter((e) => e.startsWith('Normal Created'))).toEqual([
+      'Normal Created: Created 8 objects: 1 Secret, 1 NetworkPolicy, 3 Service, 1 StatefulSet, 1 Deployment, 1 PodDisruptionBudget',
+    ]);
+    expect(w.events.filter((e) => e.includes('Updated'))).toEqual([]);
+    w.events.length = 0;
+    w.setApp(app({ ...SPEC, image: 'ghcr.io/acme/backend:1.1.0' }, { generation: 2 }));
+    await w.reconcile();
+    expect(w.events).toEqual(['Normal Updated: Updated Deployment web-api']);
+  });
+
+  it('says which objects it pruned, in a Normal event', async () => {
+    const w = world();
+    w.setApp(app(WORKER));
+    await w.reconcile();
+    w.events.length = 0;
+    w.setApp(app(SPEC, { generation: 2 }));
+    await w.reconcile();
+    expect(w.events).toContain('Normal Pruned: Deleted Deployment web-worker (turned off in the spec)');
+  });
+
+  it('records a Ready event once, when the last component becomes ready', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    expect(w.events.filter((e) => e.includes('Ready'))).toEqual([]);
+    const deployment = w.children.get('apps/v1/Deployment', NS, 'web-api') as KubernetesObject;
+    setStatus(w, 'apps/v1/Deployment', 'web-api', { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 });
+    setStatus(w, 'apps/v1/StatefulSet', 'web-postgres', { observedGeneration: 1, replicas: 1, readyReplicas: 1, availableReplicas: 1, updatedReplicas: 1 });
+    expect(deployment.metadata?.generation).toBeUndefined();
+    await w.reconcile();
+    await w.reconcile();
+    expect(condition(w, 'Ready')?.status).toBe('True');
+    expect(w.events.filter((e) => e.includes('Ready'))).toEqual(['Normal Ready: postgres 1/1, api 2/2']);
+  });
+
+  it('counts an autoscaled component against the autoscaler’s minimum until it has acted', async () => {
+    const w = world();
+    w.setApp(
+      app({
+        ...WORKER,
+        api: {
+          port: 8000,
+          autoscaling: { minReplicas: 3, maxReplicas: 6, targetMemoryUtilizationPercentage: 80 },
+          resources: { requests: { memory: '128Mi' } },
+        },
+        worker: {
+          app: 'app.celery',
+          autoscaling: { minReplicas: 4, maxReplicas: 8, targetMemoryUtilizationPercentage: 80 },
+          resources: { requests: { memory: '128Mi' } },
+        },
+      }),
+    );
+    await w.reconcile();
+    expect(w.status()?.components).toMatchObject({ api: { ready: 0, desired: 3 }, worker: { ready: 0, desired: 4 }, postgres: { ready: 0, desired: 1 } });
+  });
+
+  it('reads a Deployment’s available pods and a StatefulSet’s ready ones', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    setStatus(w, 'apps/v1/Deployment', 'web-api', { replicas: 2, readyReplicas: 2, updatedReplicas: 2 });
+    setStatus(w, 'apps/v1/StatefulSet', 'web-postgres', { replicas: 1, readyReplicas: 1, updatedReplicas: 1 });
+    await w.reconcile();
+    expect(w.status()?.components).toMatchObject({ api: { ready: 0, desired: 2 }, postgres: { ready: 1, desired: 1 } });
+  });
+
+  it('reports a rollout past its progress deadline as Degraded', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    setStatus(w, 'apps/v1/Deployment', 'web-api', {
+      replicas: 2,
+      updatedReplicas: 1,
+      conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-api-1" has timed out progressing.' }],
+    });
+    await w.reconcile();
+    expect(condition(w, 'Degraded')?.status).toBe('True');
+  });
+
+  it.each([
+    [
+      'a namespace being deleted',
+      Object.assign(new Error('namespaces "shop" is forbidden: unable to create new content in namespace shop because it is being terminated'), { code: 403 }),
+      'NamespaceTerminating',
+      'namespaces "shop" is forbidden: unable to create new content in namespace shop because it is being terminated',
+    ],
+    [
+      'missing RBAC',
+      Object.assign(new Error('statefulsets.apps is forbidden: User "op" cannot patch'), { code: 403 }),
+      'Forbidden',
+      'The operator is not allowed to do this; check its RBAC rules: statefulsets.apps is forbidden: User "op" cannot patch',
+    ],
+    ['any other failure', Object.assign(new Error('etcdserver: request timed out'), { code: 500 }), 'ApplyFailed', 'etcdserver: request timed out'],
+  ])('names why a write failed (%s) in status and one Warning, and retries with the error', async (_case, err, reason, message) => {
+    const w = refusing(err);
+    w.setApp(app(SPEC));
+    await expect(w.reconcile()).rejects.toBe(err);
+    expect(condition(w, 'Ready')).toMatchObject({ status: 'False', reason, message: `${message} (running as before: postgres 0/1, api 0/2)` });
+    expect(w.events.filter((e) => e.startsWith('Warning'))).toEqual([`Warning ${reason}: ${message}`]);
+    await expect(w.reconcile()).rejects.toBe(err);
+    expect(w.events.filter((e) => e.startsWith('Warning'))).toHaveLength(1);
+  });
+
+  it('warns again when the reason a write fails changes', async () => {
+    let err = Object.assign(new Error('first'), { code: 500 });
+    const w = world({ refuse: (o) => (o.kind === 'StatefulSet' ? err : undefined) });
+    w.setApp(app(SPEC));
+    await expect(w.reconcile()).rejects.toBe(err);
+    err = Object.assign(new Error('second'), { code: 500 });
+    await expect(w.reconcile()).rejects.toBe(err);
+    expect(w.events.filter((e) => e.startsWith('Warning'))).toEqual(['Warning ApplyFailed: first', 'Warning ApplyFailed: second']);
+  });
+
+  it('when status cannot be written either, retries with the write’s own error', async () => {
+    const err = Object.assign(new Error('etcdserver: request timed out'), { code: 500 });
+    const w = world({ refuse: (o) => (o.kind === 'StatefulSet' ? err : undefined), statusError: new Error('status refused') });
+    w.setApp(app(SPEC));
+    await expect(w.reconcile()).rejects.toBe(err);
+  });
+
+  it('removes list items another field manager added, and keeps the cleaned object in its cache', async () => {
+    const foreign = { name: 'istio-proxy', image: 'istio/proxyv2' };
+    const w = world({
+      answer: (o) => {
+        if (o.kind !== 'Deployment') return o;
+        const d = structuredClone(o) as KubernetesObject & { spec: { template: { spec: { containers: unknown[] } } } };
+        d.spec.template.spec.containers.push(foreign);
+        return d;
+      },
+    });
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    expect(w.writes).toContain('replaceLists Deployment/web-api /spec/template/spec/containers');
+    const live = w.children.get('apps/v1/Deployment', NS, 'web-api') as { spec: { template: { spec: { containers: { name: string }[] } } } };
+    expect(live.spec.template.spec.containers.map((c) => c.name)).toEqual(['api']);
+  });
+
+  it('does not prune a component turned off while a later step still waits', async () => {
+    const w = world();
+    w.setApp(app(WORKER));
+    await w.reconcile();
+    w.writes.length = 0;
+    w.setApp(app({ ...SPEC, migrations: { command: ['alembic', 'upgrade', 'head'] } }, { generation: 2 }));
+    await w.reconcile();
+    expect(w.status()?.release?.migration?.phase).toBe('Pending');
+    expect(w.writes.filter((x) => x.startsWith('delete'))).toEqual([]);
+  });
+
+  it('counts a StatefulSet as ready only with every pod it asks for ready', async () => {
+    const w = world();
+    w.setApp(app({ ...SPEC, migrations: { command: ['alembic', 'upgrade', 'head'] } }));
+    await w.reconcile();
+    const jobs = () => w.writes.filter((x) => x.includes(' Job/'));
+    setStatus(w, 'apps/v1/StatefulSet', 'web-postgres', { readyReplicas: 0 });
+    await w.reconcile();
+    expect(jobs()).toEqual([]);
+    expect(w.status()?.release?.migration?.message).toBe('Waiting for StatefulSet web-postgres to be ready');
+    setStatus(w, 'apps/v1/StatefulSet', 'web-postgres', { readyReplicas: 1 });
+    await w.reconcile();
+    expect(jobs()).toHaveLength(1);
+  });
+
+  it('keeps the last three migration Jobs and the current one, deleting older ones, and never prunes a Job', async () => {
+    const w = world();
+    const spec = (n: number) => ({ ...SPEC, image: `ghcr.io/acme/backend:${n}.0.0`, migrations: { command: ['alembic', 'upgrade', 'head'] } });
+    w.setApp(app(spec(1)));
+    await w.reconcile();
+    setStatus(w, 'apps/v1/StatefulSet', 'web-postgres', { readyReplicas: 1 });
+    const names: string[] = [];
+    for (let n = 1; n <= 5; n++) {
+      w.setApp(app(spec(n), { generation: n }));
+      await w.reconcile();
+      const job = w.children.list('batch/v1/Job', NS).find((j) => !names.includes(j.metadata?.name ?? ''));
+      if (!job) throw new Error(`release ${n} made no Job`);
+      names.push(job.metadata?.name ?? '');
+      // Distinct creation times: expiry goes by age.
+      setStatus(w, 'batch/v1/Job', names[n - 1]!, { conditions: [{ type: 'Complete', status: 'True' }] });
+      w.put({
+        ...w.children.get('batch/v1/Job', NS, names[n - 1]!)!,
+        metadata: { ...w.children.get('batch/v1/Job', NS, names[n - 1]!)!.metadata, creationTimestamp: new Date(Date.UTC(2026, 0, n)) },
+      });
+      await w.reconcile();
+    }
+    const deleted = w.writes.filter((x) => x.startsWith('delete'));
+    expect(deleted).toEqual([`delete Job/${names[0]}`, `delete Job/${names[1]}`]);
+    expect(
+      w.children
+        .list('batch/v1/Job', NS)
+        .map((j) => j.metadata?.name)
+        .sort(),
+    ).toEqual(names.slice(2).sort());
+  });
+});
+
+describe('BackendAppReconciler on deletion', () => {
+  const claim = (db: string, name: string): KubernetesObject => ({
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name, namespace: NS, labels: { 'app.kubernetes.io/instance': 'web', 'app.kubernetes.io/component': db } },
+  });
+  const TWO_DBS = {
+    ...SPEC,
+    databases: {
+      postgres: { version: '15', storage: { size: '1Gi' }, deletionPolicy: 'Delete' },
+      redis: { version: '7', storage: { size: '1Gi' }, deletionPolicy: 'Retain' },
+    },
+  };
+
+  it('under Delete removes the claims and credentials of that database only, and says so', async () => {
+    const w = world();
+    w.setApp(app(TWO_DBS));
+    await w.reconcile();
+    w.put(claim('postgres', 'data-web-postgres-0'));
+    w.put(claim('redis', 'data-web-redis-0'));
+    w.put({
+      ...claim('postgres', 'data-other-postgres-0'),
+      metadata: {
+        ...claim('postgres', 'data-other-postgres-0').metadata,
+        labels: { 'app.kubernetes.io/instance': 'other', 'app.kubernetes.io/component': 'postgres' },
+      },
+    });
+    w.writes.length = 0;
+    w.events.length = 0;
+    w.setApp(app(TWO_DBS, { deletionTimestamp: new Date() }));
+    await w.reconcile();
+    expect(w.writes.filter((x) => x.startsWith('delete'))).toEqual([
+      'delete PersistentVolumeClaim/data-web-postgres-0',
+      'delete Secret/web-postgres-credentials',
+    ]);
+    expect(w.events).toEqual([
+      'Normal DeletedData: deletionPolicy Delete: removed postgres (1 volume claims, 1 secrets)',
+      'Normal RetainedData: deletionPolicy Retain: kept redis (1 volume claims, 1 secrets)',
+    ]);
+    expect(w.writes[w.writes.length - 1]).toBe('removeFinalizer');
+  });
+
+  it('never deletes a Secret of the database that is not its credentials', async () => {
+    const w = world();
+    w.setApp(app(TWO_DBS));
+    await w.reconcile();
+    w.put({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'web-postgres-tls', namespace: NS, labels: { 'app.kubernetes.io/instance': 'web', 'app.kubernetes.io/component': 'postgres' } },
+    });
+    w.writes.length = 0;
+    w.setApp(app(TWO_DBS, { deletionTimestamp: new Date() }));
+    await w.reconcile();
+    expect(w.writes).not.toContain('delete Secret/web-postgres-tls');
+  });
+
+  it('skips a database the spec names as null, and treats an unreadable policy as Retain', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    w.writes.length = 0;
+    w.events.length = 0;
+    w.setApp(app({ ...SPEC, databases: { postgres: 'garbage', redis: null } }, { deletionTimestamp: new Date() }));
+    await w.reconcile();
+    expect(w.writes.filter((x) => x.startsWith('delete'))).toEqual([]);
+    expect(w.events).toEqual(['Normal RetainedData: deletionPolicy Retain: kept postgres (0 volume claims, 1 secrets)']);
+  });
+
+  it('does nothing for an app being deleted that no longer carries its finalizer', async () => {
+    const w = world();
+    w.setApp(app({ ...SPEC, databases: { postgres: { version: '15', deletionPolicy: 'Delete' } } }, { deletionTimestamp: new Date(), finalizers: [] }));
+    await w.reconcile();
+    expect(w.writes).toEqual([]);
+    expect(w.events).toEqual([]);
+  });
+});
+
 describe('describeObjects', () => {
   it('names a few objects and counts many by kind', () => {
     const o = (kind: string, name: string) => ({ kind, metadata: { name } });
+    expect(describeObjects([])).toBe('');
     expect(describeObjects([o('Service', 'a')])).toBe('Service a');
+    expect(describeObjects([o('Service', 'a'), o('Service', 'b'), o('Secret', 'c')])).toBe('Service a, Service b, Secret c');
     expect(describeObjects([o('Service', 'a'), o('Service', 'b'), o('Secret', 'c'), o('Deployment', 'd')])).toBe(
       '4 objects: 2 Service, 1 Secret, 1 Deployment',
     );

@@ -5,7 +5,7 @@ import type { KubernetesObject, V1Deployment, V1Job, V1Pod, V1StatefulSet } from
 import type { Logger } from 'pino';
 import {
   DATABASE_KINDS,
-  formatFieldErrors,
+  formatFieldErrorsInline,
   validateBackendApp,
   type BackendApp,
   type BackendAppStatus,
@@ -81,7 +81,7 @@ export class BackendAppReconciler implements Reconciler {
     await this.ensureFinalizer(app);
     if (!validation.ok) {
       // Nothing else changes: running workloads are never torn down by a bad edit.
-      await this.reportStatus(app, [], log, { reason: 'InvalidSpec', message: `Invalid spec: ${formatFieldErrors(validation.errors)}` });
+      await this.reportStatus(app, [], log, { reason: 'InvalidSpec', message: `Invalid spec: ${formatFieldErrorsInline(validation.errors)}` });
       return {};
     }
     const valid = validation.app;

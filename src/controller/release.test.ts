@@ -78,6 +78,27 @@ describe('failureMessage', () => {
     );
   });
 
+  it('ignores containers that have not ended, and a termination message of blank lines', () => {
+    const waiting: V1Pod = {
+      metadata: { name: 'w' },
+      status: {
+        containerStatuses: [{ name: 'migrate', image: 'x', imageID: '', ready: false, restartCount: 1, state: { waiting: { reason: 'ContainerCreating' } } }],
+      },
+    };
+    expect(failureMessage('j', { reason: 'BackoffLimitExceeded' }, [failedPod(4, 'boom'), waiting])).toBe(
+      'Job j failed (BackoffLimitExceeded): exited with code 4: boom',
+    );
+    expect(failureMessage('j', {}, [failedPod(4, '\n')])).toBe('Job j failed: exited with code 4');
+  });
+
+  it('keeps a message of exactly 1024 characters whole', () => {
+    const head = 'Job j failed: exited with code 1: ';
+    const exact = failureMessage('j', {}, [failedPod(1, 'e'.repeat(1024 - head.length))]);
+    expect(exact).toBe(head + 'e'.repeat(1024 - head.length));
+    const over = failureMessage('j', {}, [failedPod(1, 'e'.repeat(1025 - head.length))]);
+    expect(over).toBe(`${head}${'e'.repeat(1023 - head.length)}…`);
+  });
+
   it('keeps the message within 1024 characters', () => {
     const long = failureMessage('j', { reason: 'X' }, [failedPod(1, 'e'.repeat(5000))]);
     expect(long.length).toBe(1024);
@@ -91,7 +112,12 @@ describe('isRunningMigration', () => {
     expect(isRunningMigration(migrationJobOf('a', 'web', '2026-01-01T00:00:00Z', [{ type: 'Complete', status: 'True' }]), 'web')).toBe(false);
     expect(isRunningMigration(migrationJobOf('a', 'web', '2026-01-01T00:00:00Z', [{ type: 'Failed', status: 'True' }]), 'web')).toBe(false);
     expect(isRunningMigration(migrationJobOf('a', 'web', '2026-01-01T00:00:00Z', [{ type: 'Failed', status: 'False' }]), 'web')).toBe(true);
+    expect(isRunningMigration(migrationJobOf('a', 'web', '2026-01-01T00:00:00Z', [{ type: 'Complete', status: 'False' }]), 'web')).toBe(true);
     expect(isRunningMigration(migrationJobOf('a', 'shop', '2026-01-01T00:00:00Z'), 'web')).toBe(false);
+    const backup = migrationJobOf('a', 'web', '2026-01-01T00:00:00Z');
+    backup.metadata = { ...backup.metadata, labels: { 'app.kubernetes.io/instance': 'web', 'app.kubernetes.io/component': 'postgres' } };
+    expect(isRunningMigration(backup, 'web')).toBe(false);
+    expect(isRunningMigration({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'bare' } }, 'web')).toBe(false);
   });
 });
 
@@ -116,5 +142,18 @@ describe('expiredMigrations', () => {
       expiredMigrations([...jobs, migrationJobOf('shop-migrate-0', 'shop', '2025-01-01T00:00:00Z')], 'web', undefined).map((j) => j.metadata?.name),
     ).toEqual(['web-migrate-2', 'web-migrate-1']);
     expect(expiredMigrations(jobs.slice(0, 3), 'web', undefined)).toEqual([]);
+  });
+
+  it('leaves the app’s other Jobs alone', () => {
+    const other = migrationJobOf('web-backup-0', 'web', '2025-01-01T00:00:00Z');
+    other.metadata = { ...other.metadata, labels: { 'app.kubernetes.io/instance': 'web', 'app.kubernetes.io/component': 'postgres' } };
+    expect(expiredMigrations([...jobs, other], 'web', undefined).map((j) => j.metadata?.name)).toEqual(['web-migrate-2', 'web-migrate-1']);
+  });
+
+  it('orders Jobs created in the same second by name, and one without a creation time as the oldest', () => {
+    const same = ['c', 'a', 'd', 'b'].map((n) => migrationJobOf(`web-migrate-${n}`, 'web', '2026-01-01T00:00:00Z'));
+    expect(expiredMigrations(same, 'web', undefined).map((j) => j.metadata?.name)).toEqual(['web-migrate-a']);
+    const undated = { ...migrationJobOf('web-migrate-z', 'web', ''), metadata: { name: 'web-migrate-z', labels: jobs[0]!.metadata!.labels } };
+    expect(expiredMigrations([undated, ...jobs.slice(2)], 'web', undefined).map((j) => j.metadata?.name)).toEqual(['web-migrate-z']);
   });
 });
