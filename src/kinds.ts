@@ -15,10 +15,25 @@ export interface Kind extends ResourceRef {
    * deletes them).
    */
   createOnly: boolean;
+  /**
+   * Deleted when the spec no longer asks for one. Not Jobs (see createOnly), nor
+   * claims: data goes only with the app, under deletionPolicy Delete.
+   */
+  prunable: boolean;
 }
 
-function kind(group: string, version: string, plural: string, name: string, opts: { createOnly?: boolean } = {}): Kind {
-  return { group, version, plural, kind: name, apiVersion: group ? `${group}/${version}` : version, namespaced: true, createOnly: opts.createOnly ?? false };
+function kind(group: string, version: string, plural: string, name: string, opts: { createOnly?: boolean; prunable?: boolean } = {}): Kind {
+  const createOnly = opts.createOnly ?? false;
+  return {
+    group,
+    version,
+    plural,
+    kind: name,
+    apiVersion: group ? `${group}/${version}` : version,
+    namespaced: true,
+    createOnly,
+    prunable: opts.prunable ?? !createOnly,
+  };
 }
 
 /** The input: listed, watched, finalized, status written. */
@@ -28,14 +43,22 @@ export const BACKENDAPP = kind(GROUP, VERSION, PLURAL, KIND);
 export const JOB = kind('batch', 'v1', 'jobs', 'Job', { createOnly: true });
 
 /**
+ * The app's own volumes (spec.volumes with a persistentVolumeClaim): applied and
+ * watched like any child, never pruned. The databases' claims come from their
+ * StatefulSets' volumeClaimTemplates; the finalizer deletes both under Delete.
+ */
+export const PERSISTENT_VOLUME_CLAIM = kind('', 'v1', 'persistentvolumeclaims', 'PersistentVolumeClaim', { prunable: false });
+
+/**
  * What an app becomes: cached by the operator's label, watched for drift,
- * applied, and pruned when the spec no longer asks for one. The order in which
+ * applied, and pruned when the spec no longer asks for one (see prunable). The order in which
  * they are applied is render/steps.ts STEPS; this one only sorts the objects
  * within a step.
  */
 export const CHILD_KINDS: readonly Kind[] = [
   kind('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy'),
   kind('', 'v1', 'secrets', 'Secret'),
+  PERSISTENT_VOLUME_CLAIM,
   kind('', 'v1', 'services', 'Service'),
   kind('apps', 'v1', 'statefulsets', 'StatefulSet'),
   kind('apps', 'v1', 'deployments', 'Deployment'),
@@ -47,15 +70,13 @@ export const CHILD_KINDS: readonly Kind[] = [
 /** Read only, cached cut down (controller/pods.ts): status says why pods do not run. */
 export const POD = kind('', 'v1', 'pods', 'Pod');
 
-/** Read only, not cached: the finalizer lists an app's claims, and deletes them under Delete. */
-export const PERSISTENT_VOLUME_CLAIM = kind('', 'v1', 'persistentvolumeclaims', 'PersistentVolumeClaim');
 
 /** Cache key of a kind, as objects carry it: "apps/v1/Deployment", "v1/Secret". */
 export function kindKey(obj: { apiVersion?: string; kind?: string }): string {
   return `${obj.apiVersion}/${obj.kind}`;
 }
 
-const BY_KEY = new Map([BACKENDAPP, ...CHILD_KINDS, POD, PERSISTENT_VOLUME_CLAIM].map((k) => [kindKey(k), k]));
+const BY_KEY = new Map([BACKENDAPP, ...CHILD_KINDS, POD].map((k) => [kindKey(k), k]));
 
 /** The table's entry for a cache key or an object's apiVersion and kind. */
 export function kindOf(keyOrObject: string | { apiVersion?: string; kind?: string }): Kind {

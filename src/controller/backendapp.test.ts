@@ -251,6 +251,22 @@ describe('BackendAppReconciler', () => {
     expect(w.writes.some((x) => x.includes('someone-else'))).toBe(false);
   });
 
+  it('never prunes a volume claim, even one it owns that the spec no longer names', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    w.put({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'web-uploads', namespace: NS, ownerReferences: [{ apiVersion: 'backendapp.io/v1alpha1', kind: 'BackendApp', name: 'web', uid: 'uid-1', controller: true }] },
+    });
+    w.writes.length = 0;
+    w.setApp(app({ ...SPEC, image: 'ghcr.io/acme/backend:1.1.0' }, { generation: 2 }));
+    await w.reconcile();
+    expect(w.writes).toContain('apply Deployment/web-api');
+    expect(w.writes.filter((x) => x.startsWith('delete'))).toEqual([]);
+  });
+
   it('keeps retained credentials when a database is turned off', async () => {
     const w = world();
     w.setApp(app(SPEC));

@@ -282,15 +282,15 @@ export class BackendAppReconciler implements Reconciler {
 
   /**
    * Deletes children this app owns that the spec no longer asks for (a component
-   * turned off). Retained credentials carry no owner reference and PVCs are not in
-   * the managed kinds, so neither can be pruned here.
+   * turned off). Retained credentials carry no owner reference, and claims are
+   * never prunable, so no data goes here.
    */
   private async prune(app: KubernetesObject, desired: KubernetesObject[], log: Logger): Promise<void> {
     const wanted = new Set(desired.map((d) => `${kindKey(d)}/${d.metadata?.name}`));
     const ns = app.metadata?.namespace ?? '';
     const pruned: string[] = [];
     for (const k of this.deps.children.kinds()) {
-      if (kindOf(k).createOnly) continue;
+      if (!kindOf(k).prunable) continue;
       for (const obj of this.deps.children.list(k, ns)) {
         if (!isControlledBy(obj, app) || wanted.has(`${k}/${obj.metadata?.name}`)) continue;
         await this.deps.writer.delete(obj);

@@ -79,7 +79,7 @@ describe('the operator RBAC rules', () => {
       'apps/statefulsets': applied,
       'core/services': applied,
       'core/secrets': [...applied, 'get'].sort(),
-      'core/persistentvolumeclaims': ['delete', 'list'],
+      'core/persistentvolumeclaims': applied,
       // Read only, to say in status why a component's pods do not run.
       'core/pods': ['list', 'watch'],
       // Migration Jobs: created once (never applied), read by name after a create
