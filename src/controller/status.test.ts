@@ -285,6 +285,25 @@ describe('desiredStatus, as people read it', () => {
     expect(cond(s, 'Degraded')).toMatchObject({ status: 'False', reason: 'AsExpected' });
   });
 
+  it('says why pods could not be created (admission refused them), where no pod exists to ask', () => {
+    const refused = deployment(2, 0);
+    const forbidden =
+      'pods "web-api-7d9f" is forbidden: violates PodSecurity "restricted:latest": privileged (container "api" must not set securityContext.privileged=true)';
+    refused.status!.conditions = [
+      { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated' },
+      { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: forbidden },
+    ];
+    const s = desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: refused }], undefined);
+    expect(s.components?.api).toEqual({ ready: 0, desired: 2, message: `FailedCreate: ${forbidden}` });
+    expect(cond(s, 'Ready')?.message).toBe(`Waiting for api 0/2: FailedCreate: ${forbidden}`);
+    // A pod's own problem is more precise; a cleared failure says nothing.
+    expect(
+      desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: refused, problem: 'CrashLoopBackOff: exit 1' }], undefined).components?.api?.message,
+    ).toBe('CrashLoopBackOff: exit 1');
+    refused.status!.conditions[1]!.status = 'False';
+    expect(desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: refused }], undefined).components?.api).toEqual({ ready: 0, desired: 2 });
+  });
+
   it('counts a StatefulSet whose pods are not on the update revision yet as rolling out', () => {
     const sts = statefulSet(0);
     sts.status = { observedGeneration: 1, replicas: 0, currentRevision: 'r1', updateRevision: 'r1' };

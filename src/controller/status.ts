@@ -39,13 +39,16 @@ export interface ComponentState {
 }
 
 export function componentState(obs: ComponentObservation): ComponentState {
-  const state = countsOf(obs);
+  const { failedCreate, ...state } = countsOf(obs);
   // A problem matters only while pods are missing: a crash-looping pod of a finished
-  // rollout's surplus, or one being replaced, is not why anything waits.
-  return obs.problem && (state.ready < state.desired || !state.upToDate) ? { ...state, problem: obs.problem } : state;
+  // rollout's surplus, or one being replaced, is not why anything waits. A pod that
+  // could not even be created (admission refused it) has no status to read, so the
+  // Deployment's own word stands in.
+  const problem = obs.problem ?? failedCreate;
+  return problem && (state.ready < state.desired || !state.upToDate) ? { ...state, problem } : state;
 }
 
-function countsOf(obs: ComponentObservation): ComponentState {
+function countsOf(obs: ComponentObservation): ComponentState & { failedCreate?: string } {
   const w = obs.workload;
   if (!w) return { component: obs.component, ready: 0, desired: Math.max(1, obs.minReplicas ?? 0), upToDate: false, stalled: false };
   // Under an HPA the autoscaler writes spec.replicas, so the desired count follows
@@ -56,10 +59,12 @@ function countsOf(obs: ComponentObservation): ComponentState {
   if (obs.kind === 'Deployment') {
     const ready = st?.availableReplicas ?? 0;
     const upToDate = observed && (st?.updatedReplicas ?? 0) >= desired && (st?.replicas ?? 0) <= desired;
-    const stalled =
-      (st as V1Deployment['status'])?.conditions?.some((c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded') ??
-      false;
-    return { component: obs.component, ready, desired, upToDate, stalled };
+    const conditions = (st as V1Deployment['status'])?.conditions ?? [];
+    const stalled = conditions.some((c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded');
+    // The ReplicaSet could not create a pod (Pod Security admission, a quota): "FailedCreate: pods ... is forbidden: ...".
+    const failure = conditions.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+    const failedCreate = failure ? `${failure.reason ?? 'FailedCreate'}: ${failure.message ?? 'pods could not be created'}` : undefined;
+    return { component: obs.component, ready, desired, upToDate, stalled, ...(failedCreate ? { failedCreate } : {}) };
   }
   const sts = st as V1StatefulSet['status'];
   const ready = sts?.availableReplicas ?? sts?.readyReplicas ?? 0;
