@@ -8,7 +8,7 @@ export default {
     // The `unit` project only: pure code, no cluster.
     configFile: 'vitest.stryker.config.ts',
   },
-  mutate: ['src/api/**/*.ts', 'src/render/**/*.ts', 'src/controller/**/*.ts', '!src/**/*.test.ts', '!src/**/*.test-util.ts'],
+  mutate: ['src/api/**/*.ts', 'src/render/**/*.ts', 'src/controller/**/*.ts', 'src/kinds.ts', '!src/**/*.test.ts', '!src/**/*.test-util.ts'],
   coverageAnalysis: 'perTest',
   concurrency: 2,
   // The machine's two cores are often shared with a cluster drill; a mutant's tests can

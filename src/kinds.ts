@@ -70,6 +70,20 @@ export const CHILD_KINDS: readonly Kind[] = [
 /** Read only, cached cut down (controller/pods.ts): status says why pods do not run. */
 export const POD = kind('', 'v1', 'pods', 'Pod');
 
+/** An object's name: every object from the API server or the renderer has one. */
+export function nameOf(obj: { metadata?: { name?: string } }): string {
+  return obj.metadata?.name ?? '';
+}
+
+/** An object's namespace ('' for none). */
+export function namespaceOf(obj: { metadata?: { namespace?: string } }): string {
+  return obj.metadata?.namespace ?? '';
+}
+
+/** One label's value, if the object carries it. */
+export function labelOf(obj: { metadata?: { labels?: Record<string, string> } }, label: string): string | undefined {
+  return obj.metadata?.labels?.[label];
+}
 
 /** Cache key of a kind, as objects carry it: "apps/v1/Deployment", "v1/Secret". */
 export function kindKey(obj: { apiVersion?: string; kind?: string }): string {

@@ -20,7 +20,7 @@ import type { ReconcileContext, Reconciler, Request, Result } from '../runtime/c
 import { isRecord, statusCodeOf } from '../runtime/client.js';
 import { errorMessage } from '../runtime/logger.js';
 import { canonicalJSON, divergentLists, needsApply, withAppliedHash } from './drift.js';
-import { JOB, kindKey, kindOf, PERSISTENT_VOLUME_CLAIM } from '../kinds.js';
+import { JOB, kindKey, kindOf, labelOf, nameOf, namespaceOf, PERSISTENT_VOLUME_CLAIM } from '../kinds.js';
 import type { ChildCaches, Writer } from './cluster.js';
 import { componentProblem } from './pods.js';
 import { expiredMigrations, isRunningMigration, migrationPods, migrationState, type MigrationState } from './release.js';
@@ -113,10 +113,10 @@ export class BackendAppReconciler implements Reconciler {
   /** What each component's workload reports, and why its pods do not run when they say so. */
   private observe(app: BackendApp, desired: KubernetesObject[]): ComponentObservation[] {
     const obs = observe(this.deps.children, app, desired);
-    const pods = this.deps.pods?.list(app.metadata.namespace ?? '').filter((p) => p.metadata?.labels?.[INSTANCE_LABEL] === app.metadata.name) ?? [];
+    const pods = this.deps.pods?.list(namespaceOf(app)).filter((p) => labelOf(p, INSTANCE_LABEL) === app.metadata.name) ?? [];
     if (!pods.length) return obs;
     return obs.map((o) => {
-      const problem = componentProblem(pods.filter((p) => p.metadata?.labels?.[COMPONENT_LABEL] === o.component) as V1Pod[]);
+      const problem = componentProblem(pods.filter((p) => labelOf(p, COMPONENT_LABEL) === o.component) as V1Pod[]);
       return problem ? { ...o, problem } : o;
     });
   }
@@ -130,18 +130,18 @@ export class BackendAppReconciler implements Reconciler {
    * Returns the steps to apply and the Secrets it created.
    */
   private async planCreatingCredentials(app: BackendApp): Promise<{ steps: Step[]; created: KubernetesObject[] }> {
-    const ns = app.metadata.namespace ?? '';
+    const ns = namespaceOf(app);
     const existing: Record<string, Record<string, string>> = {};
     for (const s of this.deps.children.list('v1/Secret', ns)) {
-      if (s.metadata?.labels?.[INSTANCE_LABEL] === app.metadata.name) existing[s.metadata.name ?? ''] = decodeData(s);
+      if (labelOf(s, INSTANCE_LABEL) === app.metadata.name) existing[nameOf(s)] = decodeData(s);
     }
-    const isCredentials = (o: KubernetesObject) => o.kind === 'Secret' && o.metadata?.labels?.[CREDENTIALS_LABEL] === 'true';
+    const isCredentials = (o: KubernetesObject) => o.kind === 'Secret' && labelOf(o, CREDENTIALS_LABEL) === 'true';
     let steps = planApp(app, { existingSecrets: existing });
     const credentialsOf = (steps: Step[]) => steps.flatMap((s) => s.objects).filter(isCredentials);
     const unseen = new Set(
       credentialsOf(steps)
-        .filter((o) => !existing[o.metadata?.name ?? ''])
-        .map((o) => o.metadata?.name ?? ''),
+        .filter((o) => !existing[nameOf(o)])
+        .map(nameOf),
     );
     let keptAny = false;
     for (const name of unseen) {
@@ -155,7 +155,7 @@ export class BackendAppReconciler implements Reconciler {
     const created: KubernetesObject[] = [];
     await Promise.all(
       credentialsOf(steps)
-        .filter((o) => unseen.has(o.metadata?.name ?? ''))
+        .filter((o) => unseen.has(nameOf(o)))
         .map(async (s) => {
           const result = await this.deps.writer.create(withAppliedHash(s));
           if (result) {
@@ -163,14 +163,14 @@ export class BackendAppReconciler implements Reconciler {
             return this.deps.children.observe(kindKey(s), result);
           }
           const live = await this.deps.writer.get(s);
-          if (!live) throw new Error(`Secret ${ns}/${s.metadata?.name} exists but could not be read`);
-          existing[s.metadata?.name ?? ''] = decodeData(live);
+          if (!live) throw new Error(`Secret ${ns}/${nameOf(s)} exists but could not be read`);
+          existing[nameOf(s)] = decodeData(live);
           foundLive = true;
         }),
     );
     if (foundLive) steps = planApp(app, { existingSecrets: existing });
     for (const o of credentialsOf(steps)) {
-      this.credentials.set(`${ns}/${o.metadata?.name}`, { app: app.metadata.name, uid: app.metadata.uid, data: decodeData(o) });
+      this.credentials.set(`${ns}/${nameOf(o)}`, { app: app.metadata.name, uid: app.metadata.uid, data: decodeData(o) });
     }
     return { steps, created };
   }
@@ -219,20 +219,20 @@ export class BackendAppReconciler implements Reconciler {
    */
   private async runMigration(app: KubernetesObject, steps: readonly Step[], step: Step, created: KubernetesObject[]): Promise<MigrationState> {
     const job = step.objects[0] as KubernetesObject;
-    const ns = job.metadata?.namespace ?? '';
-    const name = job.metadata?.name ?? '';
-    const appName = app.metadata?.name ?? '';
-    const revision = job.metadata?.labels?.[RELEASE_LABEL] ?? '';
+    const ns = namespaceOf(job);
+    const name = nameOf(job);
+    const appName = nameOf(app);
+    const revision = labelOf(job, RELEASE_LABEL) ?? '';
     const remembered = (app as { status?: BackendAppStatus }).status?.release;
     if (remembered?.revision === revision && remembered.migration?.phase === 'Succeeded') return remembered.migration;
     const pods = migrationPods(this.deps.pods?.list(ns) ?? [], appName, revision);
     const live = this.live(job);
     if (live) return migrationState(name, live as V1Job, pods);
-    const earlier = this.deps.children.list(kindKey(job), ns).find((j) => j.metadata?.name !== name && isRunningMigration(j, appName));
-    if (earlier) return migrationState(name, undefined, [], `Waiting for Job ${earlier.metadata?.name} of an earlier release to finish`);
+    const earlier = this.deps.children.list(kindKey(job), ns).find((j) => nameOf(j) !== name && isRunningMigration(j, appName));
+    if (earlier) return migrationState(name, undefined, [], `Waiting for Job ${nameOf(earlier)} of an earlier release to finish`);
     const before = steps.slice(0, steps.indexOf(step)).flatMap((s) => s.objects);
     const unready = before.filter((d) => d.kind === 'StatefulSet' && !isReady(d, this.live(d)));
-    if (unready.length) return migrationState(name, undefined, [], `Waiting for ${unready.map((d) => `${d.kind} ${d.metadata?.name}`).join(', ')} to be ready`);
+    if (unready.length) return migrationState(name, undefined, [], `Waiting for ${unready.map((d) => `${d.kind} ${nameOf(d)}`).join(', ')} to be ready`);
     let result = await this.deps.writer.create(withAppliedHash(job));
     if (result) created.push(job);
     // Already there (the cache lags a create of ours): follow that one, never a second.
@@ -244,14 +244,14 @@ export class BackendAppReconciler implements Reconciler {
   /** Deletes migration Jobs older than the last three (with their pods), never the current release's. */
   private async expireMigrations(app: KubernetesObject, steps: readonly Step[], log: Logger): Promise<void> {
     const current = steps.flatMap((s) => s.objects).find((o) => o.kind === 'Job')?.metadata?.name;
-    const jobs = this.deps.children.list(kindKey(JOB), app.metadata?.namespace ?? '');
-    const expired = expiredMigrations(jobs, app.metadata?.name ?? '', current);
+    const jobs = this.deps.children.list(kindKey(JOB), namespaceOf(app));
+    const expired = expiredMigrations(jobs, nameOf(app), current);
     for (const j of expired) await this.deps.writer.delete(j);
-    if (expired.length) log.info({ deleted: expired.map((j) => j.metadata?.name) }, 'deleted migration Jobs past the last three');
+    if (expired.length) log.info({ deleted: expired.map(nameOf) }, 'deleted migration Jobs past the last three');
   }
 
   private live(d: KubernetesObject): KubernetesObject | undefined {
-    return this.deps.children.get(kindKey(d), d.metadata?.namespace ?? '', d.metadata?.name ?? '');
+    return this.deps.children.get(kindKey(d), namespaceOf(d), nameOf(d));
   }
 
   /** Applies one child and records the result in the cache; says whether it was new. */
@@ -266,7 +266,7 @@ export class BackendAppReconciler implements Reconciler {
       // lists back first, then apply again.
       const lists = live && statusCodeOf(err) === 422 ? divergentLists(d, live) : [];
       if (!live || !lists.length) throw err;
-      log.info({ object: `${d.kind}/${d.metadata?.name}`, lists: lists.map((l) => l.path) }, 'apply refused after a hand edit of a list; replacing the list');
+      log.info({ object: `${d.kind}/${nameOf(d)}`, lists: lists.map((l) => l.path) }, 'apply refused after a hand edit of a list; replacing the list');
       await this.deps.writer.replaceLists(live, lists);
       applied = await this.deps.writer.apply(withAppliedHash(d));
     }
@@ -274,7 +274,7 @@ export class BackendAppReconciler implements Reconciler {
     const foreign = divergentLists(d, applied, true);
     if (foreign.length) {
       applied = await this.deps.writer.replaceLists(applied, foreign);
-      log.info({ object: `${d.kind}/${d.metadata?.name}`, lists: foreign.map((f) => f.path) }, 'removed list items another field manager added');
+      log.info({ object: `${d.kind}/${nameOf(d)}`, lists: foreign.map((f) => f.path) }, 'removed list items another field manager added');
     }
     this.deps.children.observe(kindKey(d), applied);
     return live === undefined ? 'created' : 'updated';
@@ -286,15 +286,15 @@ export class BackendAppReconciler implements Reconciler {
    * never prunable, so no data goes here.
    */
   private async prune(app: KubernetesObject, desired: KubernetesObject[], log: Logger): Promise<void> {
-    const wanted = new Set(desired.map((d) => `${kindKey(d)}/${d.metadata?.name}`));
-    const ns = app.metadata?.namespace ?? '';
+    const wanted = new Set(desired.map((d) => `${kindKey(d)}/${nameOf(d)}`));
+    const ns = namespaceOf(app);
     const pruned: string[] = [];
     for (const k of this.deps.children.kinds()) {
       if (!kindOf(k).prunable) continue;
       for (const obj of this.deps.children.list(k, ns)) {
-        if (!isControlledBy(obj, app) || wanted.has(`${k}/${obj.metadata?.name}`)) continue;
+        if (!isControlledBy(obj, app) || wanted.has(`${k}/${nameOf(obj)}`)) continue;
         await this.deps.writer.delete(obj);
-        pruned.push(`${obj.kind} ${obj.metadata?.name}`);
+        pruned.push(`${obj.kind} ${nameOf(obj)}`);
       }
     }
     if (pruned.length) {
@@ -344,8 +344,8 @@ export class BackendAppReconciler implements Reconciler {
    */
   private async finalize(app: KubernetesObject, log: Logger): Promise<void> {
     if (!app.metadata?.finalizers?.includes(FINALIZER)) return;
-    const ns = app.metadata.namespace ?? '';
-    const name = app.metadata.name ?? '';
+    const ns = namespaceOf(app);
+    const name = nameOf(app);
     const kept: string[] = [];
     const removed: string[] = [];
     for (const db of DATABASE_KINDS) {
@@ -353,7 +353,7 @@ export class BackendAppReconciler implements Reconciler {
       if (!policy) continue;
       const selector = `${INSTANCE_LABEL}=${name},${COMPONENT_LABEL}=${db}`;
       const claims = await this.deps.writer.list(kindKey(PERSISTENT_VOLUME_CLAIM), ns, selector);
-      const secrets = (await this.deps.writer.list('v1/Secret', ns, selector)).filter((s) => s.metadata?.labels?.[CREDENTIALS_LABEL] === 'true');
+      const secrets = (await this.deps.writer.list('v1/Secret', ns, selector)).filter((s) => labelOf(s, CREDENTIALS_LABEL) === 'true');
       if (policy === 'Delete') {
         for (const o of [...claims, ...secrets]) await this.deps.writer.delete(o);
         removed.push(`${db} (${claims.length} volume claims, ${secrets.length} secrets)`);
@@ -370,12 +370,12 @@ export class BackendAppReconciler implements Reconciler {
 }
 
 function observe(children: ChildCaches, app: BackendApp, desired: KubernetesObject[]): ComponentObservation[] {
-  const ns = app.metadata.namespace ?? '';
+  const ns = namespaceOf(app);
   const obs: ComponentObservation[] = [];
   for (const d of desired) {
-    const component = d.metadata?.labels?.[COMPONENT_LABEL] as Component | undefined;
+    const component = labelOf(d, COMPONENT_LABEL) as Component | undefined;
     if (!component || (d.kind !== 'Deployment' && d.kind !== 'StatefulSet')) continue;
-    const live = children.get(kindKey(d), ns, d.metadata?.name ?? '');
+    const live = children.get(kindKey(d), ns, nameOf(d));
     const minReplicas = minReplicasOf(app, component);
     if (d.kind === 'Deployment') obs.push({ component, kind: 'Deployment', workload: live as V1Deployment | undefined, minReplicas });
     else obs.push({ component, kind: 'StatefulSet', workload: live as V1StatefulSet | undefined });
@@ -417,7 +417,7 @@ function decodeData(secret: KubernetesObject): Record<string, string> {
 
 /** "Deployment finwise-api" for a few objects; counts by kind for many, so the event stays readable. */
 export function describeObjects(objs: readonly KubernetesObject[]): string {
-  if (objs.length <= 3) return objs.map((o) => `${o.kind} ${o.metadata?.name}`).join(', ');
+  if (objs.length <= 3) return objs.map((o) => `${o.kind} ${nameOf(o)}`).join(', ');
   const byKind = new Map<string, number>();
   for (const o of objs) byKind.set(o.kind ?? '', (byKind.get(o.kind ?? '') ?? 0) + 1);
   return `${objs.length} objects: ${[...byKind].map(([kind, n]) => `${n} ${kind}`).join(', ')}`;

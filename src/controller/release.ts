@@ -2,6 +2,7 @@
 // status.release. Pure, so every rule is unit-tested without a cluster.
 import type { KubernetesObject, V1Job, V1Pod } from '@kubernetes/client-node';
 import type { ReleaseStatus } from '../api/v1alpha1.js';
+import { labelOf, nameOf } from '../kinds.js';
 import { COMPONENT_LABEL, INSTANCE_LABEL, MIGRATE, RELEASE_LABEL } from '../render/labels.js';
 
 export type MigrationState = NonNullable<ReleaseStatus['migration']>;
@@ -51,8 +52,7 @@ export function failureMessage(job: string, failed: { reason?: string; message?:
 
 /** True for a migration Job of this app that has neither completed nor failed. */
 export function isRunningMigration(obj: KubernetesObject, app: string): boolean {
-  const l = obj.metadata?.labels ?? {};
-  if (l[INSTANCE_LABEL] !== app || l[COMPONENT_LABEL] !== MIGRATE) return false;
+  if (labelOf(obj, INSTANCE_LABEL) !== app || labelOf(obj, COMPONENT_LABEL) !== MIGRATE) return false;
   return !jobCondition(obj as V1Job, 'Complete') && !jobCondition(obj as V1Job, 'Failed');
 }
 
@@ -63,7 +63,7 @@ function jobCondition(job: V1Job, type: string) {
 
 /** The pods of one release's migration. */
 export function migrationPods(pods: readonly KubernetesObject[], app: string, revision: string): V1Pod[] {
-  return pods.filter((p) => p.metadata?.labels?.[INSTANCE_LABEL] === app && p.metadata?.labels?.[RELEASE_LABEL] === revision) as V1Pod[];
+  return pods.filter((p) => labelOf(p, INSTANCE_LABEL) === app && labelOf(p, RELEASE_LABEL) === revision) as V1Pod[];
 }
 
 /**
@@ -72,9 +72,9 @@ export function migrationPods(pods: readonly KubernetesObject[], app: string, re
  */
 export function expiredMigrations(jobs: readonly KubernetesObject[], app: string, current: string | undefined, keep = 3): KubernetesObject[] {
   const mine = jobs
-    .filter((j) => j.metadata?.labels?.[INSTANCE_LABEL] === app && j.metadata?.labels?.[COMPONENT_LABEL] === MIGRATE)
-    .sort((a, b) => created(b) - created(a) || (b.metadata?.name ?? '').localeCompare(a.metadata?.name ?? ''));
-  return mine.slice(keep).filter((j) => j.metadata?.name !== current);
+    .filter((j) => labelOf(j, INSTANCE_LABEL) === app && labelOf(j, COMPONENT_LABEL) === MIGRATE)
+    .sort((a, b) => created(b) - created(a) || nameOf(b).localeCompare(nameOf(a)));
+  return mine.slice(keep).filter((j) => nameOf(j) !== current);
 }
 
 function created(o: KubernetesObject): number {
