@@ -181,3 +181,15 @@ export const imageTag = (what: string) =>
       error: 'must be an image tag that starts with the version number, e.g. "15", "7.2" or "16-alpine"; quote it in YAML so 7.0 stays "7.0"',
     })
     .describe(what);
+
+/**
+ * A map of strings (labels, annotations, a nodeSelector) with at most `maxEntries`
+ * keys of at most 317 characters (a 253-character prefix, "/" and a 63-character
+ * name): bounded, so the API server can cost the CEL rules that read it.
+ */
+export const stringMap = (what: string, maxEntries: number, maxValueLength?: number) =>
+  z
+    .record(z.string().min(1).max(317), (maxValueLength === undefined ? z.string() : z.string().max(maxValueLength)).describe('The value of the key.'))
+    .refine((m) => Object.keys(m).length <= maxEntries, { error: `must have at most ${maxEntries} entries` })
+    .meta({ maxProperties: maxEntries })
+    .describe(what);

@@ -59,7 +59,7 @@ describe('validateBackendApp', () => {
     expect(formatFieldErrors(result.errors)).toBe(
       [
         '  spec.api.port: must be a port number between 1 and 65535 (got 0)',
-        '  spec.extra: unknown field; the fields allowed here are: image, imagePullPolicy, imagePullSecrets, env, envFrom, securityContext, api, worker, beat, flower, databases, migrations',
+        '  spec.extra: unknown field; the fields allowed here are: image, imagePullPolicy, imagePullSecrets, env, envFrom, securityContext, api, worker, beat, flower, databases, migrations, serviceAccountName, volumes, podTemplate',
         '  spec.image: must not be empty: give an image reference such as "ghcr.io/acme/backend:1.4.2" (got "")',
       ].join('\n'),
     );
@@ -299,5 +299,158 @@ describe('status', () => {
     const twice = withConditions(['Ready', 'Progressing', 'Ready']);
     expect(twice.ok).toBe(true);
     expect(twice.ok && twice.app.status).toBeUndefined();
+  });
+});
+
+describe('pod templates, volumes and per-component fields', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: the tests shape the manifest freely, at any depth
+  type Loose = any;
+  function validate(edit: (spec: Loose) => void) {
+    const m: Loose = sampleManifest();
+    edit(m.spec);
+    return validateBackendApp(m);
+  }
+  const errors = (edit: (spec: Loose) => void) => {
+    const r = validate(edit);
+    return r.ok ? '' : formatFieldErrors(r.errors);
+  };
+
+  it('keeps pod fields the schema does not type, at any depth, for the API server to check', () => {
+    const podTemplate = {
+      metadata: { labels: { team: 'ml' }, annotations: { 'prometheus.io/scrape': 'true' } },
+      spec: {
+        runtimeClassName: 'nvidia',
+        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [] }] } } },
+        containers: [
+          { name: 'worker', resources: { limits: { 'nvidia.com/gpu': 1 } }, env: [{ name: 'X', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }] },
+        ],
+      },
+    };
+    const r = validate((s) => (s.worker.podTemplate = podTemplate));
+    if (!r.ok) throw new Error(formatFieldErrors(r.errors));
+    expect(r.app.spec.worker?.podTemplate).toEqual(podTemplate);
+  });
+
+  it('lets a sidecar set everything a main container may not', () => {
+    const sidecar = { name: 'proxy', image: 'envoy:1', command: ['envoy'], args: ['-c', '/etc/envoy.yaml'], readinessProbe: { tcpSocket: { port: 9901 } } };
+    expect(errors((s) => (s.api.podTemplate = { spec: { containers: [sidecar], initContainers: [{ ...sidecar, name: 'api' }] } }))).toBe('');
+  });
+
+  it('lets beat and the migration take probes, which the operator does not set for them', () => {
+    const probe = { exec: { command: ['test', '-e', '/tmp/celerybeat-schedule'] } };
+    expect(errors((s) => (s.beat.podTemplate = { spec: { containers: [{ name: 'beat', livenessProbe: probe }] } }))).toBe('');
+    expect(
+      errors((s) => {
+        s.migrations = { command: ['alembic', 'upgrade', 'head'], podTemplate: { spec: { containers: [{ name: 'migrate', startupProbe: probe }] } } };
+      }),
+    ).toBe('');
+  });
+
+  it('refuses a connection variable only while its database is on', () => {
+    const withRedisUrl = (s: Loose) =>
+      (s.worker.podTemplate = { spec: { containers: [{ name: 'worker', env: [{ name: 'REDIS_URL', value: 'redis://cache:6379/0' }] }] } });
+    expect(errors(withRedisUrl)).toContain('spec.worker.podTemplate.spec.containers: must not set DATABASE_URL, REDIS_URL');
+    expect(
+      errors((s) => {
+        withRedisUrl(s);
+        delete s.databases.redis;
+        delete s.flower;
+      }),
+    ).toBe('');
+    // In the app-wide template too, for each app container, and never for a sidecar.
+    expect(errors((s) => (s.podTemplate = { spec: { containers: [{ name: 'migrate', env: [{ name: 'MONGODB_URL', value: 'x' }] }] } }))).toContain(
+      'spec.podTemplate.spec.containers: must not set DATABASE_URL',
+    );
+    expect(errors((s) => (s.podTemplate = { spec: { containers: [{ name: 'backup', env: [{ name: 'DATABASE_URL', value: 'x' }] }] } }))).toBe('');
+  });
+
+  it('refuses labels under backendapp.io/ but takes other app.kubernetes.io labels', () => {
+    expect(errors((s) => (s.podTemplate = { metadata: { labels: { 'backendapp.io/release': 'x' } } }))).toContain(
+      'spec.podTemplate.metadata.labels: must not set',
+    );
+    expect(errors((s) => (s.podTemplate = { metadata: { labels: { 'app.kubernetes.io/version': '1.4.2', 'app.kubernetes.io/part-of': 'shop' } } }))).toBe('');
+  });
+
+  it('refuses the owned fields of a database container, naming the spec field to use', () => {
+    expect(errors((s) => (s.databases.redis.podTemplate = { spec: { containers: [{ name: 'redis', image: 'redis:7-alpine' }] } }))).toBe(
+      '  spec.databases.redis.podTemplate.spec.containers: must not set image of the redis container: set spec.databases.redis.version (the tag of the official redis image)',
+    );
+    expect(errors((s) => (s.databases.mongodb.podTemplate = { spec: { containers: [{ name: 'mongodb', readinessProbe: {} }] } }))).toContain(
+      "its readiness check is the operator's, and the status reads it",
+    );
+  });
+
+  it('names a duplicate container and volume', () => {
+    expect(errors((s) => (s.api.podTemplate = { spec: { containers: [{ name: 'proxy' }, { name: 'proxy' }] } }))).toBe(
+      '  spec.api.podTemplate.spec.containers[1].name: duplicate container "proxy" (also at index 0); names must be unique',
+    );
+    expect(
+      errors(
+        (s) =>
+          (s.volumes = [
+            { name: 'data', mountPath: '/a', emptyDir: {} },
+            { name: 'data', mountPath: '/b', emptyDir: {} },
+          ]),
+      ),
+    ).toBe('  spec.volumes[1].name: duplicate volume "data" (also at index 0); names must be unique');
+    const listedTwice = (s: Loose) => {
+      s.volumes = [{ name: 'data', mountPath: '/a', emptyDir: {} }];
+      s.api.volumes = ['data', 'data'];
+    };
+    expect(errors(listedTwice)).toBe('  spec.api.volumes[1]: duplicate volume "data"; list each volume once');
+  });
+
+  it('defaults a persistent volume to ReadWriteOnce and Retain, and allows it on single-pod components', () => {
+    const r = validate((s) => {
+      s.volumes = [{ name: 'data', mountPath: '/app/data', persistentVolumeClaim: { size: '1Gi' } }];
+      delete s.api.autoscaling;
+      s.api.replicas = 1;
+      s.api.volumes = ['data'];
+      s.beat.volumes = ['data'];
+      s.migrations = { command: ['alembic', 'upgrade', 'head'], volumes: ['data'] };
+    });
+    if (!r.ok) throw new Error(formatFieldErrors(r.errors));
+    expect(r.app.spec.volumes).toEqual([
+      { name: 'data', mountPath: '/app/data', persistentVolumeClaim: { size: '1Gi', accessMode: 'ReadWriteOnce' }, deletionPolicy: 'Retain' },
+    ]);
+  });
+
+  it('refuses ReadWriteOnce where an autoscaler may add pods, and takes ReadWriteMany there', () => {
+    const pvc = (accessMode: string) => (s: Loose) => {
+      s.volumes = [{ name: 'media', mountPath: '/app/media', persistentVolumeClaim: { size: '5Gi', accessMode } }];
+      s.api.replicas = 1;
+      s.api.volumes = ['media'];
+    };
+    expect(errors(pvc('ReadWriteOnce'))).toContain('spec.volumes: a persistentVolumeClaim with accessMode ReadWriteOnce attaches to one node');
+    expect(errors(pvc('ReadWriteMany'))).toBe('');
+  });
+
+  it('takes an image, a serviceAccountName and volumes per component, and a Service type', () => {
+    const r = validate((s) => {
+      s.serviceAccountName = 'shop';
+      s.volumes = [{ name: 'logs', mountPath: '/app/logs', emptyDir: { sizeLimit: '1Gi' } }];
+      s.api.image = 'ghcr.io/finwise/api:2';
+      s.api.serviceAccountName = 's3-reader';
+      s.api.volumes = ['logs'];
+      s.api.service = { type: 'LoadBalancer', annotations: { 'service.beta.kubernetes.io/aws-load-balancer-internal': 'true' } };
+      s.worker.image = 'ghcr.io/finwise/worker:2';
+      s.beat.image = 'ghcr.io/finwise/beat:2';
+      s.flower.serviceAccountName = 'flower';
+    });
+    if (!r.ok) throw new Error(formatFieldErrors(r.errors));
+    expect(r.app.spec.api).toMatchObject({
+      image: 'ghcr.io/finwise/api:2',
+      serviceAccountName: 's3-reader',
+      volumes: ['logs'],
+      service: { type: 'LoadBalancer' },
+    });
+    expect(validate((s) => (s.api.service = {})).ok && validate((s) => (s.api.service = {}))).toMatchObject({
+      app: { spec: { api: { service: { type: 'ClusterIP' } } } },
+    });
+  });
+
+  it('bounds label maps, so the API server can cost the rules that read them', () => {
+    const labels = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`l${i}`, 'x']));
+    expect(errors((s) => (s.api.podTemplate = { metadata: { labels } }))).toBe('  spec.api.podTemplate.metadata.labels: must have at most 64 entries');
   });
 });

@@ -39,6 +39,7 @@ import {
   command,
   httpPath,
   seconds,
+  stringMap,
   PYTHON_APP,
   celeryApp,
   logLevel,
@@ -259,6 +260,304 @@ function uniqueNames<T extends { name: string }>(what: string) {
 }
 
 // ---------------------------------------------------------------------------
+// Pod templates: any pod field, merged over what the operator renders (see
+// render/podtemplate.ts). The CRD types the commonest fields for kubectl explain
+// and keeps the rest (x-kubernetes-preserve-unknown-fields); the API server checks
+// the merged pod when the operator applies it. Fields CEL reads must be declared:
+// CEL cannot see preserved unknown fields.
+
+/** Keeps fields the schema does not declare, in zod (loose) and in the CRD. */
+function preserved<S extends z.ZodType>(schema: S): S {
+  return schema.meta({ 'x-kubernetes-preserve-unknown-fields': true });
+}
+
+const anyObject = (what: string) => preserved(z.looseObject({})).describe(what);
+
+const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const OverrideEnvVar = preserved(
+  z.looseObject({
+    name: z.string().min(1).max(256).describe('Variable name; an entry with the name of a rendered variable replaces it.'),
+  }),
+).describe('An environment variable, as in a container spec (name with value or valueFrom).');
+
+const ContainerOverride = preserved(
+  z.looseObject({
+    name: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(CONTAINER_NAME, { error: 'must be a container name: lowercase letters, digits and "-", starting and ending with a letter or digit' })
+      .describe(
+        'Container name. The name of a rendered container (api, worker, beat, flower, migrate, or a database kind) merges into it; a new name adds a container.',
+      ),
+    image: z.string().max(1024).optional().describe('Image of an added container. The main container takes its image from the spec.'),
+    command: z.array(z.string().max(4096)).max(128).optional().describe('Entrypoint of an added container.'),
+    args: z.array(z.string().max(4096)).max(128).optional().describe('Arguments of an added container.'),
+    env: z
+      .array(OverrideEnvVar)
+      .max(256)
+      .superRefine(uniqueNames('variable'))
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .optional()
+      .describe("Variables, merged by name into the container's own."),
+    livenessProbe: anyObject('Liveness probe of an added container (or of beat and the migration, which have none).').optional(),
+    readinessProbe: anyObject('Readiness probe of an added container.').optional(),
+    startupProbe: anyObject('Startup probe of an added container.').optional(),
+  }),
+).describe(
+  'A container, as in a Pod spec: merged by name (env by name, volumeMounts by mountPath, ports by containerPort, resources and securityContext key by key).',
+);
+
+const containerList = (what: string) =>
+  z
+    .array(ContainerOverride)
+    .max(32)
+    .superRefine(uniqueNames('container'))
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .optional()
+    .describe(what);
+
+const PodSpecOverride = preserved(
+  z.looseObject({
+    nodeSelector: stringMap('Labels a node must have to run the pods, merged key by key.', 64, 63).optional(),
+    tolerations: z.array(anyObject('A toleration, as in a Pod spec.')).max(64).optional().describe('Tolerations, appended to the rendered ones.'),
+    affinity: anyObject('Node and pod affinity, as in a Pod spec; merged key by key.').optional(),
+    topologySpreadConstraints: z
+      .array(anyObject('A topology spread constraint, as in a Pod spec.'))
+      .max(16)
+      .optional()
+      .describe('Spread constraints, merged by topologyKey and whenUnsatisfiable into the rendered ones (the api and worker spread over nodes and zones).'),
+    priorityClassName: z.string().max(253).optional().describe('PriorityClass of the pods.'),
+    serviceAccountName: z.string().max(253).optional().describe('ServiceAccount of the pods; prefer the serviceAccountName fields.'),
+    automountServiceAccountToken: z
+      .boolean()
+      .optional()
+      .describe('Mount the ServiceAccount token; the operator renders false, since its pods do not call the Kubernetes API.'),
+    containers: containerList('Containers, merged by name into the rendered ones; a new name adds a sidecar.'),
+    initContainers: containerList('Init containers, merged by name; a new name adds one, after those rendered.'),
+    volumes: z
+      .array(preserved(z.looseObject({ name: z.string().min(1).max(63).describe('Volume name, unique in the pod.') })).describe('A volume, as in a Pod spec.'))
+      .max(64)
+      .superRefine(uniqueNames('volume'))
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .optional()
+      .describe('Volumes, merged by name into the rendered ones.'),
+  }),
+).describe(
+  'Fields of a Pod spec, merged over the rendered pod with Kubernetes strategic-merge rules. Fields not typed here are kept and checked by the API server when the operator applies the pod.',
+);
+
+/** Labels under this prefix, and those the selectors use, are the operator's. */
+export const OWNED_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component', 'app.kubernetes.io/managed-by'] as const;
+export const OWNED_LABEL_PREFIX = 'backendapp.io/';
+
+const PodTemplateBase = strict({
+  metadata: strict({
+    labels: stringMap('Labels added to the pods.', 64, 63).optional(),
+    annotations: stringMap('Annotations added to the pods.', 64).optional(),
+  })
+    .optional()
+    .describe('Labels and annotations of the pods, merged key by key.'),
+  spec: PodSpecOverride.optional(),
+});
+
+type PodTemplate = z.output<typeof PodTemplateBase>;
+type ContainerOverrideValue = z.output<typeof ContainerOverride>;
+
+const ownedLabelsRule: CrossFieldRule<PodTemplate> = {
+  rule:
+    `!has(self.metadata) || !has(self.metadata.labels) || self.metadata.labels.all(k, !(k in [${OWNED_LABELS.map((l) => `'${l}'`).join(', ')}]) && ` +
+    `!k.startsWith('${OWNED_LABEL_PREFIX}'))`,
+  message: `must not set ${OWNED_LABELS.join(', ')} or labels under ${OWNED_LABEL_PREFIX}: the operator sets them from metadata.name and the component, and its selectors and NetworkPolicies match on them; use labels of your own`,
+  fieldPath: '.metadata.labels',
+  holds: (t) => Object.keys(t.metadata?.labels ?? {}).every((k) => !(OWNED_LABELS as readonly string[]).includes(k) && !k.startsWith(OWNED_LABEL_PREFIX)),
+};
+
+const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'] as const;
+type OwnedContainerField = 'image' | 'command' | 'args' | (typeof PROBES)[number];
+
+const celList = (items: readonly string[]) => `[${items.map((i) => `'${i}'`).join(', ')}]`;
+
+/** CEL guard: the podTemplate at `at` (".api.podTemplate") lists containers. */
+const hasContainers = (at: string) => {
+  const parts = at.split('.').filter((p) => p !== '');
+  const chain = parts.map((_, i) => `has(self.${[...parts.slice(0, i + 1)].join('.')})`);
+  return [...chain, `has(self.${parts.join('.')}.spec)`, `has(self.${parts.join('.')}.spec.containers)`].join(' && ');
+};
+
+const mainContainers = (t: PodTemplate | undefined, mains: readonly string[]): ContainerOverrideValue[] =>
+  (t?.spec?.containers ?? []).filter((c) => mains.includes(c.name));
+
+/** The main containers (by name) of a podTemplate must leave these fields to the spec. */
+function mainContainerRule(mains: readonly string[], fields: readonly OwnedContainerField[], message: string): CrossFieldRule<PodTemplate> {
+  return {
+    rule: `!has(self.spec) || !has(self.spec.containers) || self.spec.containers.all(c, !(c.name in ${celList(mains)}) || (${fields.map((f) => `!has(c.${f})`).join(' && ')}))`,
+    message,
+    fieldPath: '.spec.containers',
+    holds: (t) => mainContainers(t, mains).every((c) => fields.every((f) => c[f] === undefined)),
+  };
+}
+
+/** The main containers must not set variables the operator wires from a credentials Secret. */
+function mainEnvRule(mains: readonly string[], names: readonly string[], message: string): CrossFieldRule<PodTemplate> {
+  return {
+    rule: `!has(self.spec) || !has(self.spec.containers) || self.spec.containers.all(c, !(c.name in ${celList(mains)}) || !has(c.env) || c.env.all(e, !(e.name in ${celList(names)})))`,
+    message,
+    fieldPath: '.spec.containers',
+    holds: (t) => mainContainers(t, mains).every((c) => (c.env ?? []).every((e) => !names.includes(e.name))),
+  };
+}
+
+interface OwnedFields {
+  /** The main containers' names. */
+  mains: readonly string[];
+  /** Where the image comes from instead. */
+  image: string;
+  /** Where the command and arguments come from instead. */
+  command: string;
+  /** Where the probes come from instead; undefined when the operator sets none (beat, the migration). */
+  probes?: string;
+  /** Variables the operator sets from credentials in some main containers (all, unless named), with what to do instead. */
+  env?: { names: readonly string[]; instead: string; mains?: readonly string[] };
+}
+
+/** "a, b or c". */
+const orList = (items: readonly string[]) => items.join(', ').replace(/, ([^,]+)$/, ' or $1');
+
+function ownedFieldRules(o: OwnedFields): CrossFieldRule<PodTemplate>[] {
+  const which = (mains: readonly string[]) => `the ${orList(mains)} container`;
+  const rules = [
+    ownedLabelsRule,
+    mainContainerRule(o.mains, ['image'], `must not set image of ${which(o.mains)}: set ${o.image}`),
+    mainContainerRule(o.mains, ['command', 'args'], `must not set command or args of ${which(o.mains)}: ${o.command}`),
+  ];
+  if (o.probes) rules.push(mainContainerRule(o.mains, PROBES, `must not set livenessProbe, readinessProbe or startupProbe of ${which(o.mains)}: ${o.probes}`));
+  if (o.env) {
+    const mains = o.env.mains ?? o.mains;
+    rules.push(mainEnvRule(mains, o.env.names, `must not set ${orList(o.env.names)} in ${which(mains)}: ${o.env.instead}`));
+  }
+  return rules;
+}
+
+const podTemplate = (owned: OwnedFields, what: string) => withRules(PodTemplateBase, ownedFieldRules(owned)).optional().describe(what);
+
+/**
+ * Variables the operator sets in app containers (api, worker, beat, the migration)
+ * from each database's credentials Secret, and in the database's own container.
+ * render/databases/*.ts set them; a render test checks the two agree.
+ */
+export const CREDENTIAL_ENV = {
+  postgres: { app: ['DATABASE_URL'], database: ['POSTGRES_PASSWORD'] },
+  redis: { app: ['REDIS_URL', 'CELERY_BROKER_URL', 'CELERY_RESULT_BACKEND'], database: ['REDISCLI_AUTH'] },
+  mongodb: { app: ['MONGODB_URL'], database: ['MONGO_INITDB_ROOT_PASSWORD'] },
+} as const;
+
+/** Flower's broker URL and basic auth, from the Redis and Flower credentials Secrets. */
+export const FLOWER_CREDENTIAL_ENV = ['CELERY_BROKER_URL', 'FLOWER_BASIC_AUTH'] as const;
+
+/** The main container of each pod the operator renders, by the podTemplate that reaches it. */
+export const MAIN_CONTAINERS = { api: 'api', worker: 'worker', beat: 'beat', flower: 'flower', migrations: 'migrate' } as const;
+
+const FLOWER_ENV_INSTEAD = 'the operator sets them from the redis and flower credentials Secrets';
+
+// ---------------------------------------------------------------------------
+// App volumes: writable paths beside the read-only root, mounted into the
+// components that list them.
+
+/** The operator's own emptyDir at /tmp in every app pod. */
+export const TMP_VOLUME_NAME = 'tmp';
+
+const AppVolumeBase = strict({
+  name: z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(DNS1035_LABEL, {
+      error: 'must be lowercase letters, digits and "-", start with a letter and end with a letter or digit (it names a PersistentVolumeClaim)',
+    })
+    .describe('Volume name, listed in spec.<component>.volumes. A persistent one is the PersistentVolumeClaim <app>-<name>.'),
+  mountPath: z
+    .string()
+    .max(1024)
+    .regex(/^\/\S*$/, { error: 'must be an absolute path, e.g. "/app/data"' })
+    .describe('Where the volume is mounted in the containers of the components that list it.'),
+  emptyDir: strict({
+    sizeLimit: quantity('Most the volume may hold, e.g. "1Gi"; a pod over it is evicted.').optional(),
+  })
+    .optional()
+    .describe('Scratch space that lives as long as the pod, e.g. for logs.'),
+  persistentVolumeClaim: strict({
+    size: z
+      .string()
+      .max(64)
+      .regex(new RegExp(QUANTITY_PATTERN), { error: 'must be a size such as "10Gi" or "500Mi"' })
+      .describe('Size of the claim, e.g. "1Gi". It can grow if the StorageClass allows expansion.'),
+    storageClassName: immutable(
+      objectName('StorageClass of the claim. Defaults to the cluster default.'),
+      "is immutable: a PersistentVolumeClaim's StorageClass cannot change; copy the data to a new volume instead",
+    ).optional(),
+    accessMode: immutable(
+      z
+        .enum(['ReadWriteOnce', 'ReadWriteMany'])
+        .default('ReadWriteOnce')
+        .describe('ReadWriteOnce (one node) or ReadWriteMany (many nodes; the StorageClass must support it, as NFS or CephFS do).'),
+      "is immutable: a PersistentVolumeClaim's access mode cannot change",
+    ),
+  })
+    .optional()
+    .describe('A PersistentVolumeClaim <app>-<name>, kept across pod restarts and rollouts.'),
+  deletionPolicy: z
+    .enum(['Retain', 'Delete'])
+    .default('Retain')
+    .describe(
+      'For a persistentVolumeClaim: what happens to the claim when the BackendApp is deleted or the volume is removed from spec.volumes. Retain keeps it (recreating the app reattaches it); Delete removes it with the app.',
+    ),
+});
+
+const AppVolumeSchema = withRules(AppVolumeBase, [
+  {
+    rule: 'has(self.emptyDir) != has(self.persistentVolumeClaim)',
+    message: 'must set exactly one of emptyDir or persistentVolumeClaim',
+    holds: (v) => (v.emptyDir === undefined) !== (v.persistentVolumeClaim === undefined),
+  },
+  {
+    rule: `self.name != '${TMP_VOLUME_NAME}'`,
+    message: `must not be "${TMP_VOLUME_NAME}": that is the operator's own /tmp volume`,
+    fieldPath: '.name',
+    holds: (v) => v.name !== TMP_VOLUME_NAME,
+  },
+  {
+    rule: "!self.mountPath.matches('^/tmp/*$')",
+    message: 'must not be /tmp: every app container already has an emptyDir there; choose another path, e.g. /app/data',
+    fieldPath: '.mountPath',
+    holds: (v) => !/^\/tmp\/*$/.test(v.mountPath),
+  },
+  {
+    rule: '!has(self.persistentVolumeClaim) || !isQuantity(self.persistentVolumeClaim.size) || quantity(self.persistentVolumeClaim.size).isGreaterThan(quantity("0"))',
+    message: 'must be greater than zero, e.g. "10Gi"',
+    fieldPath: '.persistentVolumeClaim.size',
+    holds: (v) => v.persistentVolumeClaim === undefined || (parseQuantity(v.persistentVolumeClaim.size) ?? 1) > 0,
+  },
+]);
+
+const volumeNames = (component: string) =>
+  z
+    .array(z.string().min(1).max(63).describe('Name of an entry of spec.volumes.'))
+    .max(16)
+    .superRefine((ns, ctx) => {
+      ns.forEach((n, i) => {
+        if (ns.indexOf(n) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate volume "${n}"; list each volume once` });
+      });
+    })
+    .meta({ 'x-kubernetes-list-type': 'set' })
+    .optional()
+    .describe(`Volumes of spec.volumes mounted into the ${component} container, by name.`);
+
+const serviceAccountName = (who: string) =>
+  objectName(`ServiceAccount ${who} run as, e.g. one bound to a cloud identity for object storage. Overrides spec.serviceAccountName.`).optional();
+
+// ---------------------------------------------------------------------------
 // Components.
 
 const ApiHealthBase = strict({
@@ -289,6 +588,27 @@ const ApiBase = strict({
     'Health checks in three tiers with Docker HEALTHCHECK timing; see "Health tiers to probes" in the README for how they become Kubernetes probes.',
   ),
   autoscaling: autoscaling('Scale the API with a HorizontalPodAutoscaler, which then owns the replica count.'),
+  image: image('Image of the API. Defaults to spec.image.').optional(),
+  serviceAccountName: serviceAccountName('the API pods'),
+  volumes: volumeNames('API'),
+  service: strict({
+    type: z
+      .enum(['ClusterIP', 'NodePort', 'LoadBalancer'])
+      .default('ClusterIP')
+      .describe('Service type: ClusterIP (inside the cluster), NodePort or LoadBalancer.'),
+    annotations: stringMap('Annotations of the Service, e.g. for an internal load balancer.', 64).optional(),
+  })
+    .optional()
+    .describe('The Service <app>-api: its type and annotations.'),
+  podTemplate: podTemplate(
+    {
+      mains: [MAIN_CONTAINERS.api],
+      image: 'spec.api.image (or spec.image)',
+      command: 'set spec.api.command and spec.api.args',
+      probes: 'set spec.api.health',
+    },
+    'Pod fields for the API pods, merged over spec.podTemplate and the rendered pod (see "Customizing pods" in the README).',
+  ),
 });
 
 const ApiSchema = withRules(ApiBase, autoscalingNeedsRequests<z.output<typeof ApiBase>>());
@@ -348,6 +668,18 @@ const WorkerBase = strict({
   health: defaultsToFilled(withRules(WorkerHealthBase, [timeoutWithinInterval])).describe(
     'Worker health checks: a startup check with `celery inspect ping`, then a cheap liveness check. Both run `python3` from the app image (as `python3 -m celery` and a read of /proc/1/status), so the image needs python3 on PATH with Celery installed, and no shell.',
   ),
+  image: image('Image of the workers. Defaults to spec.image.').optional(),
+  serviceAccountName: serviceAccountName('the worker pods'),
+  volumes: volumeNames('worker'),
+  podTemplate: podTemplate(
+    {
+      mains: [MAIN_CONTAINERS.worker],
+      image: 'spec.worker.image (or spec.image)',
+      command: 'set spec.worker.app, queues, pool, concurrency and extraArgs',
+      probes: 'set spec.worker.health',
+    },
+    'Pod fields for the worker pods, merged over spec.podTemplate and the rendered pod.',
+  ),
 });
 
 const WorkerSchema = withRules(WorkerBase, autoscalingNeedsRequests<z.output<typeof WorkerBase>>());
@@ -363,6 +695,13 @@ const BeatSchema = strict(
       .describe("Scheduler class (--scheduler). Defaults to Celery's file-based scheduler, kept in /tmp."),
     loglevel: logLevel,
     resources: resources('CPU and memory for the beat pod.'),
+    image: image('Image of beat. Defaults to spec.image.').optional(),
+    serviceAccountName: serviceAccountName('the beat pod'),
+    volumes: volumeNames('beat'),
+    podTemplate: podTemplate(
+      { mains: [MAIN_CONTAINERS.beat], image: 'spec.beat.image (or spec.image)', command: 'set spec.beat.app, scheduler and loglevel' },
+      'Pod fields for the beat pod, merged over spec.podTemplate and the rendered pod.',
+    ),
   },
   {
     replicas: 'beat has no replicas field: it always runs exactly one pod, because two schedulers would send every periodic task twice',
@@ -380,6 +719,17 @@ const MigrationsSchema = strict({
   timeoutSeconds: seconds("Seconds the migration may run before the release fails (the Job's activeDeadlineSeconds).", 600, 86400),
   backoffLimit: intRange(0, 10, 'a whole number').default(0).describe("Retries of a failed migration before the release fails (the Job's backoffLimit)."),
   resources: resources('CPU and memory for the migration pod.'),
+  image: image('Image the migration runs. Defaults to spec.image; a new image is a new release.').optional(),
+  serviceAccountName: serviceAccountName('the migration pod'),
+  volumes: volumeNames('migration'),
+  podTemplate: podTemplate(
+    {
+      mains: [MAIN_CONTAINERS.migrations],
+      image: 'spec.migrations.image (or spec.image)',
+      command: 'set spec.migrations.command and spec.migrations.args',
+    },
+    "Pod fields for the migration Job's pod, merged over spec.podTemplate and the rendered pod.",
+  ),
 });
 
 export const DEFAULT_FLOWER_IMAGE = 'mher/flower:2.0';
@@ -396,6 +746,17 @@ const FlowerSchema = strict(
       .default('admin')
       .describe('Basic-auth user for the UI. The password is generated into the <app>-flower-credentials Secret.'),
     resources: resources('CPU and memory for the Flower pod.'),
+    serviceAccountName: serviceAccountName('the Flower pod'),
+    podTemplate: podTemplate(
+      {
+        mains: [MAIN_CONTAINERS.flower],
+        image: 'spec.flower.image',
+        command: 'the operator runs `celery flower` on spec.flower.port; set spec.flower.image for another Flower',
+        probes: "Flower's health checks are the operator's, on its /healthcheck endpoint",
+        env: { names: FLOWER_CREDENTIAL_ENV, instead: FLOWER_ENV_INSTEAD },
+      },
+      'Pod fields for the Flower pod, merged over spec.podTemplate and the rendered pod.',
+    ),
   },
   { replicas: 'flower has no replicas field: it keeps its state in memory, so it runs as one pod' },
 );
@@ -454,6 +815,19 @@ const databaseCommon = (db: keyof typeof DEFAULT_DATABASE_REQUESTS, product: str
   resources: resources(
     `CPU and memory for the ${product} container. A resource with neither a request nor a limit here is requested at ` +
       `cpu ${DEFAULT_DATABASE_REQUESTS[db].cpu}, memory ${DEFAULT_DATABASE_REQUESTS[db].memory}, so the pod is never BestEffort; no limit is set unless you set one.`,
+  ),
+  podTemplate: podTemplate(
+    {
+      mains: [db],
+      image: `spec.databases.${db}.version (the tag of the official ${product} image)`,
+      command: `the operator starts the official ${product} image with its own arguments; set the fields of spec.databases.${db}`,
+      probes: "its readiness check is the operator's, and the status reads it",
+      env: {
+        names: CREDENTIAL_ENV[db].database,
+        instead: `the operator sets it from the <app>-${db}-credentials Secret, whose password the data was initialised with`,
+      },
+    },
+    `Pod fields for the ${product} pod, merged over the rendered pod (spec.podTemplate does not reach databases).`,
   ),
 });
 
@@ -545,7 +919,98 @@ const SpecBase = strict({
   migrations: MigrationsSchema.optional().describe(
     'Schema migrations run as a Job <app>-migrate-<revision> whenever the release (image, migration command and args, env, envFrom) changes, after the databases are ready and before api, worker and beat move to it. Present means on.',
   ),
+  serviceAccountName: objectName(
+    "ServiceAccount the app pods (api, worker, beat, Flower, the migration) run as, e.g. one bound to a cloud identity; a component's own serviceAccountName wins.",
+  ).optional(),
+  volumes: z
+    .array(AppVolumeSchema)
+    .max(16)
+    .superRefine(uniqueNames('volume'))
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .optional()
+    .describe(
+      'Writable volumes beside the read-only root: an emptyDir, or a PersistentVolumeClaim <app>-<name>. Each is mounted into the components whose volumes list names it (spec.api.volumes, ...).',
+    ),
+  podTemplate: podTemplate(
+    {
+      mains: [MAIN_CONTAINERS.api, MAIN_CONTAINERS.worker, MAIN_CONTAINERS.beat, MAIN_CONTAINERS.flower, MAIN_CONTAINERS.migrations],
+      image: "spec.image, or the component's image (spec.api.image, spec.worker.image, spec.beat.image, spec.flower.image, spec.migrations.image)",
+      command: "set the component's fields (spec.api.command and args, spec.worker.app, spec.beat.app, spec.migrations.command and args)",
+      probes: 'set spec.api.health or spec.worker.health',
+      env: { names: FLOWER_CREDENTIAL_ENV, instead: FLOWER_ENV_INSTEAD, mains: [MAIN_CONTAINERS.flower] },
+    },
+    "Pod fields for every app pod (api, worker, beat, Flower, the migration), merged over the rendered pod; a component's podTemplate is merged over this one. A container named after a main container reaches only that component's pod.",
+  ),
 });
+
+type SpecValue = z.output<typeof SpecBase>;
+
+/** The components that mount app volumes, with the podTemplate that reaches each one's main container. */
+const VOLUME_COMPONENTS = ['api', 'worker', 'beat', 'migrations'] as const;
+
+/** Every name in spec.<component>.volumes is an entry of spec.volumes. */
+function volumeReferenceRule(component: (typeof VOLUME_COMPONENTS)[number]): CrossFieldRule<SpecValue> {
+  return {
+    rule: `!has(self.${component}) || !has(self.${component}.volumes) || self.${component}.volumes.all(n, has(self.volumes) && self.volumes.exists(v, v.name == n))`,
+    message: 'must name entries of spec.volumes: add a volume with this name to spec.volumes, or remove the name here',
+    fieldPath: `.${component}.volumes`,
+    holds: (s) => (s[component]?.volumes ?? []).every((n) => (s.volumes ?? []).some((v) => v.name === n)),
+  };
+}
+
+/** A ReadWriteOnce claim attaches to one node: only single-pod components may mount it. */
+const readWriteOnceRule: CrossFieldRule<SpecValue> = {
+  rule:
+    "!has(self.volumes) || self.volumes.all(v, !has(v.persistentVolumeClaim) || v.persistentVolumeClaim.accessMode != 'ReadWriteOnce' || (" +
+    ['api', 'worker']
+      .map((c) => `(!has(self.${c}) || !has(self.${c}.volumes) || !(v.name in self.${c}.volumes) || (self.${c}.replicas == 1 && !has(self.${c}.autoscaling)))`)
+      .join(' && ') +
+    '))',
+  message:
+    'a persistentVolumeClaim with accessMode ReadWriteOnce attaches to one node, so only components that run exactly one pod (replicas 1, no autoscaling) may mount it: run one replica, or set accessMode ReadWriteMany with a StorageClass that supports it',
+  fieldPath: '.volumes',
+  holds: (s) =>
+    (s.volumes ?? []).every(
+      (v) =>
+        v.persistentVolumeClaim?.accessMode !== 'ReadWriteOnce' ||
+        (['api', 'worker'] as const).every((c) => {
+          const spec = s[c];
+          return !spec?.volumes?.includes(v.name) || (spec.replicas === 1 && spec.autoscaling === undefined);
+        }),
+    ),
+};
+
+const uniqueMountPathsRule: CrossFieldRule<SpecValue> = {
+  rule: '!has(self.volumes) || self.volumes.all(v, self.volumes.exists_one(w, w.mountPath == v.mountPath))',
+  message: 'must give each volume its own mountPath',
+  fieldPath: '.volumes',
+  holds: (s) => new Set((s.volumes ?? []).map((v) => v.mountPath)).size === (s.volumes ?? []).length,
+};
+
+/**
+ * The connection variables of the databases that are on belong to the operator in
+ * the app's main containers: the podTemplate would silently shadow the credentials.
+ * spec.env is the one place to replace them.
+ */
+function connectionEnvRule(at: 'podTemplate' | 'api' | 'worker' | 'beat' | 'migrations'): CrossFieldRule<SpecValue> {
+  const path = at === 'podTemplate' ? '.podTemplate' : `.${at}.podTemplate`;
+  const mains: string[] =
+    at === 'podTemplate' ? [MAIN_CONTAINERS.api, MAIN_CONTAINERS.worker, MAIN_CONTAINERS.beat, MAIN_CONTAINERS.migrations] : [MAIN_CONTAINERS[at]];
+  const dbs = Object.keys(CREDENTIAL_ENV) as (keyof typeof CREDENTIAL_ENV)[];
+  const names = [...new Set(dbs.flatMap((db) => CREDENTIAL_ENV[db].app))];
+  const taken = (e: string) =>
+    `${dbs.map((db) => `!(has(self.databases) && has(self.databases.${db}) && ${e} in ${celList(CREDENTIAL_ENV[db].app)})`).join(' && ')}`;
+  return {
+    rule: `!(${hasContainers(path)}) || self${path}.spec.containers.all(c, !(c.name in ${celList(mains)}) || !has(c.env) || c.env.all(e, ${taken('e.name')}))`,
+    message: `must not set ${orList(names)} in the ${orList(mains)} container while the database it comes from is on: the operator sets it from the credentials Secret; set it in spec.env, which replaces the operator's value`,
+    fieldPath: `${path}.spec.containers`,
+    holds: (s) => {
+      const template = at === 'podTemplate' ? s.podTemplate : s[at]?.podTemplate;
+      const on = new Set(dbs.filter((db) => s.databases?.[db] !== undefined).flatMap((db): readonly string[] => CREDENTIAL_ENV[db].app));
+      return mainContainers(template, mains).every((c) => (c.env ?? []).every((e) => !on.has(e.name)));
+    },
+  };
+}
 
 export const BackendAppSpecSchema = withRules(SpecBase, [
   {
@@ -560,6 +1025,10 @@ export const BackendAppSpecSchema = withRules(SpecBase, [
     fieldPath: '.flower',
     holds: (s) => s.flower === undefined || s.databases?.redis !== undefined,
   },
+  ...VOLUME_COMPONENTS.map(volumeReferenceRule),
+  readWriteOnceRule,
+  uniqueMountPathsRule,
+  ...(['podTemplate', 'api', 'worker', 'beat', 'migrations'] as const).map(connectionEnvRule),
 ]).describe('Desired state of the backend: one application image run as api, worker and beat, plus Flower and databases.');
 
 // ---------------------------------------------------------------------------

@@ -93,7 +93,21 @@ describe('the structural schema', () => {
     expect(rulesAt('.spec.api.autoscaling')).toEqual(['.maxReplicas']);
     expect(rulesAt('.spec.api')).toEqual(['.resources.requests.cpu', '.resources.requests.memory']);
     expect(rulesAt('.spec.api.health')).toEqual(['.timeoutSeconds']);
-    expect(rulesAt('.spec')).toEqual(['.beat.app', '.flower']);
+    expect(rulesAt('.spec')).toEqual([
+      '.beat.app',
+      '.flower',
+      '.api.volumes',
+      '.worker.volumes',
+      '.beat.volumes',
+      '.migrations.volumes',
+      '.volumes',
+      '.volumes',
+      '.podTemplate.spec.containers',
+      '.api.podTemplate.spec.containers',
+      '.worker.podTemplate.spec.containers',
+      '.beat.podTemplate.spec.containers',
+      '.migrations.podTemplate.spec.containers',
+    ]);
     expect(rulesAt('.spec.databases.postgres.storage')).toEqual(['.size', 'self == oldSelf']);
     expect(rulesAt('.spec.databases.postgres.version')).toEqual(["self.find('^[0-9]+') == oldSelf.find('^[0-9]+')"]);
     expect(rulesAt('.spec.databases.mongodb.username')).toEqual(['self == oldSelf']);

@@ -32,7 +32,7 @@ type JsonSchema = Record<string, unknown>;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 /** Keywords copied as they are, in this order (also the order in the YAML). */
-const PASSTHROUGH = ['format', 'enum', 'default', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'minItems', 'maxItems'] as const;
+const PASSTHROUGH = ['format', 'enum', 'default', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'minItems', 'maxItems', 'maxProperties'] as const;
 
 const EXTENSIONS = [
   'x-kubernetes-int-or-string',
@@ -102,7 +102,9 @@ export function toStructural(node: JsonSchema, path: string): V1JSONSchemaProps 
   if (type === 'object') {
     const properties = node.properties as Record<string, JsonSchema> | undefined;
     const additional = node.additionalProperties;
-    if (properties) {
+    if (properties && Object.keys(properties).length === 0 && node['x-kubernetes-preserve-unknown-fields'] === true) {
+      // An object that keeps whatever it is given (z.looseObject({})): no properties to list.
+    } else if (properties) {
       const converted: Record<string, V1JSONSchemaProps> = {};
       for (const [name, prop] of Object.entries(properties)) {
         if (typeof prop.description !== 'string' || prop.description === '') {

@@ -281,6 +281,159 @@ export const invalidCases: readonly InvalidCase[] = [
     message: 'must be lowercase letters, digits and "_", starting with a letter or "_" (at most 63 characters) (got "App")',
   },
   { name: 'spec missing', edit: unset('spec'), path: 'spec', message: 'is required (a mapping)' },
+  {
+    name: 'podTemplate setting a selector label',
+    edit: set('spec.api.podTemplate', { metadata: { labels: { 'app.kubernetes.io/component': 'web' } } }),
+    path: 'spec.api.podTemplate.metadata.labels',
+    message:
+      'must not set app.kubernetes.io/name, app.kubernetes.io/instance, app.kubernetes.io/component, app.kubernetes.io/managed-by or labels under backendapp.io/: the operator sets them from metadata.name and the component, and its selectors and NetworkPolicies match on them; use labels of your own',
+    cel: true,
+  },
+  {
+    name: "podTemplate setting the api container's image",
+    edit: set('spec.api.podTemplate', { spec: { containers: [{ name: 'api', image: 'ghcr.io/finwise/backend:1.5.0' }] } }),
+    path: 'spec.api.podTemplate.spec.containers',
+    message: 'must not set image of the api container: set spec.api.image (or spec.image)',
+    cel: true,
+  },
+  {
+    name: "podTemplate setting the worker container's command",
+    edit: set('spec.worker.podTemplate', { spec: { containers: [{ name: 'worker', command: ['celery', '-A', 'app', 'worker'] }] } }),
+    path: 'spec.worker.podTemplate.spec.containers',
+    message: 'must not set command or args of the worker container: set spec.worker.app, queues, pool, concurrency and extraArgs',
+    cel: true,
+  },
+  {
+    name: 'app-wide podTemplate setting a probe of a main container',
+    edit: set('spec.podTemplate', { spec: { containers: [{ name: 'api', livenessProbe: { httpGet: { path: '/', port: 8000 } } }] } }),
+    path: 'spec.podTemplate.spec.containers',
+    message:
+      'must not set livenessProbe, readinessProbe or startupProbe of the api, worker, beat, flower or migrate container: set spec.api.health or spec.worker.health',
+    cel: true,
+  },
+  {
+    name: 'podTemplate replacing a connection variable',
+    edit: set('spec.api.podTemplate', { spec: { containers: [{ name: 'api', env: [{ name: 'DATABASE_URL', value: 'sqlite:///app/data/db.sqlite' }] }] } }),
+    path: 'spec.api.podTemplate.spec.containers',
+    message:
+      "must not set DATABASE_URL, REDIS_URL, CELERY_BROKER_URL, CELERY_RESULT_BACKEND or MONGODB_URL in the api container while the database it comes from is on: the operator sets it from the credentials Secret; set it in spec.env, which replaces the operator's value",
+    cel: true,
+  },
+  {
+    name: "podTemplate replacing a database's password variable",
+    edit: set('spec.databases.postgres.podTemplate', { spec: { containers: [{ name: 'postgres', env: [{ name: 'POSTGRES_PASSWORD', value: 'secret' }] }] } }),
+    path: 'spec.databases.postgres.podTemplate.spec.containers',
+    message:
+      'must not set POSTGRES_PASSWORD in the postgres container: the operator sets it from the <app>-postgres-credentials Secret, whose password the data was initialised with',
+    cel: true,
+  },
+  {
+    name: "podTemplate replacing Flower's basic auth",
+    edit: set('spec.flower.podTemplate', { spec: { containers: [{ name: 'flower', env: [{ name: 'FLOWER_BASIC_AUTH', value: 'admin:admin' }] }] } }),
+    path: 'spec.flower.podTemplate.spec.containers',
+    message:
+      'must not set CELERY_BROKER_URL or FLOWER_BASIC_AUTH in the flower container: the operator sets them from the redis and flower credentials Secrets',
+    cel: true,
+  },
+  {
+    name: 'podTemplate container without a name',
+    edit: set('spec.worker.podTemplate', { spec: { containers: [{ image: 'busybox' }] } }),
+    path: 'spec.worker.podTemplate.spec.containers[0].name',
+    message: 'is required (a string)',
+  },
+  {
+    name: 'volume with both emptyDir and persistentVolumeClaim',
+    edit: set('spec.volumes', [{ name: 'data', mountPath: '/app/data', emptyDir: {}, persistentVolumeClaim: { size: '1Gi' } }]),
+    path: 'spec.volumes[0]',
+    message: 'must set exactly one of emptyDir or persistentVolumeClaim',
+    cel: true,
+  },
+  {
+    name: 'volume mounted at /tmp',
+    edit: set('spec.volumes', [{ name: 'scratch', mountPath: '/tmp', emptyDir: {} }]),
+    path: 'spec.volumes[0].mountPath',
+    message: 'must not be /tmp: every app container already has an emptyDir there; choose another path, e.g. /app/data',
+    cel: true,
+  },
+  {
+    name: 'volume at a relative path',
+    edit: set('spec.volumes', [{ name: 'logs', mountPath: 'app/logs', emptyDir: {} }]),
+    path: 'spec.volumes[0].mountPath',
+    message: 'must be an absolute path, e.g. "/app/data" (got "app/logs")',
+  },
+  {
+    name: 'volume named tmp',
+    edit: set('spec.volumes', [{ name: 'tmp', mountPath: '/scratch', emptyDir: {} }]),
+    path: 'spec.volumes[0].name',
+    message: `must not be "tmp": that is the operator's own /tmp volume`,
+    cel: true,
+  },
+  {
+    name: 'volume with a name that is not a DNS label',
+    edit: set('spec.volumes', [{ name: 'App_Data', mountPath: '/app/data', emptyDir: {} }]),
+    path: 'spec.volumes[0].name',
+    message:
+      'must be lowercase letters, digits and "-", start with a letter and end with a letter or digit (it names a PersistentVolumeClaim) (got "App_Data")',
+  },
+  {
+    name: 'two volumes at one mountPath',
+    edit: set('spec.volumes', [
+      { name: 'logs', mountPath: '/app/logs', emptyDir: {} },
+      { name: 'more-logs', mountPath: '/app/logs', emptyDir: {} },
+    ]),
+    path: 'spec.volumes',
+    message: 'must give each volume its own mountPath',
+    cel: true,
+  },
+  {
+    name: 'persistent volume of size zero',
+    edit: set('spec.volumes', [{ name: 'data', mountPath: '/app/data', persistentVolumeClaim: { size: '0' } }]),
+    path: 'spec.volumes[0].persistentVolumeClaim.size',
+    message: 'must be greater than zero, e.g. "10Gi"',
+    cel: true,
+  },
+  {
+    name: 'persistent volume with an unknown access mode',
+    edit: set('spec.volumes', [{ name: 'data', mountPath: '/app/data', persistentVolumeClaim: { size: '1Gi', accessMode: 'ReadOnlyMany' } }]),
+    path: 'spec.volumes[0].persistentVolumeClaim.accessMode',
+    message: 'must be one of "ReadWriteOnce", "ReadWriteMany" (got "ReadOnlyMany")',
+  },
+  {
+    name: 'component listing a volume spec.volumes lacks',
+    edit: set('spec.beat.volumes', ['data']),
+    path: 'spec.beat.volumes',
+    message: 'must name entries of spec.volumes: add a volume with this name to spec.volumes, or remove the name here',
+    cel: true,
+  },
+  {
+    name: 'ReadWriteOnce volume on a component with several replicas',
+    edit: (m) => {
+      set('spec.volumes', [{ name: 'data', mountPath: '/app/data', persistentVolumeClaim: { size: '1Gi' } }])(m);
+      set('spec.worker.volumes', ['data'])(m);
+    },
+    path: 'spec.volumes',
+    message:
+      'a persistentVolumeClaim with accessMode ReadWriteOnce attaches to one node, so only components that run exactly one pod (replicas 1, no autoscaling) may mount it: run one replica, or set accessMode ReadWriteMany with a StorageClass that supports it',
+    cel: true,
+  },
+  {
+    name: 'api Service of an unknown type',
+    edit: set('spec.api.service', { type: 'External' }),
+    path: 'spec.api.service.type',
+    message: 'must be one of "ClusterIP", "NodePort", "LoadBalancer" (got "External")',
+  },
+  {
+    name: 'serviceAccountName that is not an object name',
+    edit: set('spec.serviceAccountName', 'S3_Reader'),
+    path: 'spec.serviceAccountName',
+    message: 'must be a Kubernetes object name',
+  },
+  {
+    name: 'worker image with a space',
+    edit: set('spec.worker.image', 'ghcr.io/finwise/worker 1.0'),
+    path: 'spec.worker.image',
+    message: 'must be an image reference without spaces',
+  },
 ];
 
 /** The finwise sample with one case's mistake applied. */
