@@ -8,9 +8,10 @@ import {
   replicasUnlessAutoscaled,
   componentService,
   resourceRequirements,
-  spreadOverNodes,
+  spreadOverNodesAndZones,
   startFirstRollout,
 } from './pod.js';
+import { mountsReadWriteOnce } from './volumes.js';
 
 const PORT_NAME = 'http';
 
@@ -79,20 +80,26 @@ export function apiDeployment(app: BackendApp): V1Deployment | undefined {
   if (!api) return undefined;
   return componentDeployment(app, 'api', {
     replicas: replicasUnlessAutoscaled(api),
-    strategy: startFirstRollout,
+    // A ReadWriteOnce claim is held by the running pod: a new one could not start beside it.
+    strategy: mountsReadWriteOnce(app, api.volumes) ? { type: 'Recreate' } : startFirstRollout,
     pod: appPod(
       app,
       [
-        appContainer(app, {
-          name: 'api',
-          command: api.command,
-          args: api.args,
-          ports: [{ name: PORT_NAME, containerPort: api.port, protocol: 'TCP' }],
-          resources: resourceRequirements(api.resources),
-          ...apiProbes(api),
-        }),
+        appContainer(
+          app,
+          {
+            name: 'api',
+            command: api.command,
+            args: api.args,
+            ports: [{ name: PORT_NAME, containerPort: api.port, protocol: 'TCP' }],
+            resources: resourceRequirements(api.resources),
+            ...apiProbes(api),
+          },
+          api,
+        ),
       ],
-      { topologySpreadConstraints: spreadOverNodes(app, 'api') },
+      { topologySpreadConstraints: spreadOverNodesAndZones(app, 'api') },
+      api,
     ),
   });
 }
@@ -100,5 +107,5 @@ export function apiDeployment(app: BackendApp): V1Deployment | undefined {
 export function apiService(app: BackendApp): V1Service | undefined {
   const api = app.spec.api;
   if (!api) return undefined;
-  return componentService(app, 'api', { name: PORT_NAME, port: api.port });
+  return componentService(app, 'api', { name: PORT_NAME, port: api.port }, api.service);
 }

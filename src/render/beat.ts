@@ -31,12 +31,21 @@ export function beatDeployment(app: BackendApp): V1Deployment | undefined {
   return componentDeployment(app, 'beat', {
     replicas: 1,
     strategy: { type: 'Recreate' },
-    pod: appPod(app, [
-      appContainer(app, {
-        name: 'beat',
-        command: beatCommand(app, beat),
-        resources: resourceRequirements(beat.resources),
-      }),
-    ]),
+    pod: appPod(
+      app,
+      [
+        appContainer(
+          app,
+          {
+            name: 'beat',
+            command: beatCommand(app, beat),
+            resources: resourceRequirements(beat.resources),
+          },
+          beat,
+        ),
+      ],
+      {},
+      beat,
+    ),
   });
 }

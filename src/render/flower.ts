@@ -32,6 +32,7 @@ export function flowerDeployment(app: BackendApp): V1Deployment | undefined {
     strategy: startFirstRollout,
     pod: hardenedPod(
       {
+        serviceAccountName: flower.serviceAccountName ?? app.spec.serviceAccountName,
         containers: [
           {
             name: 'flower',

@@ -14,6 +14,7 @@ import { databaseNetworkPolicy } from './networkpolicy.js';
 import { podDisruptionBudget } from './pdb.js';
 import { flowerCredentials, type RenderInputs } from './secrets.js';
 import { STEPS, type Step, type StepName } from './steps.js';
+import { appVolumeClaims } from './volumes.js';
 import { workerDeployment } from './worker.js';
 
 export type { RenderInputs } from './secrets.js';
@@ -34,7 +35,7 @@ export function planApp(app: BackendApp, inputs: RenderInputs): Step[] {
   const objects: Record<StepName, (KubernetesObject | undefined)[]> = {
     credentials: [...databaseCredentials(app, inputs), flowerCredentials(app, inputs)],
     'network-policies': DATABASE_KINDS.map((db) => databaseNetworkPolicy(app, db)),
-    databases: databaseObjects(app),
+    databases: [...appVolumeClaims(app), ...databaseObjects(app)],
     tools: [flowerDeployment(app), flowerService(app)],
     jobs: [migrationJob(app)],
     workloads: [apiDeployment(app), apiService(app), workerDeployment(app), beatDeployment(app)],

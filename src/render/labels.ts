@@ -13,12 +13,17 @@ export const MANAGED_BY = 'backendapp-operator';
 export const CREDENTIALS_LABEL = 'backendapp.io/credentials';
 /** The migration Job's component: it runs the app's code, once per release. */
 export const MIGRATE = 'migrate';
-/** What `app.kubernetes.io/component` can say: a component, or the migration. */
-export type LabelComponent = Component | typeof MIGRATE;
+/** The component of the app's own PersistentVolumeClaims (spec.volumes), which any component may mount. */
+export const VOLUME = 'volume';
+/** What `app.kubernetes.io/component` can say: a component, the migration, or an app volume. */
+export type LabelComponent = Component | typeof MIGRATE | typeof VOLUME;
 /** On a migration Job and its pod: the release it migrates to. */
 export const RELEASE_LABEL = 'backendapp.io/release';
 
-/** On database credential Secrets: the database's deletionPolicy when rendered. */
+/** On an app volume's PersistentVolumeClaim: the name of its entry in spec.volumes. */
+export const VOLUME_LABEL = 'backendapp.io/volume';
+
+/** On database credential Secrets and app volume claims: the deletionPolicy when rendered. */
 export const DELETION_POLICY_LABEL = 'backendapp.io/deletion-policy';
 
 /**
@@ -33,7 +38,7 @@ const SOFTWARE: Record<AppComponent, string | undefined> = {
 };
 
 function softwareOf(app: BackendApp, component: LabelComponent): string {
-  if (component === MIGRATE) return app.metadata.name;
+  if (component === MIGRATE || component === VOLUME) return app.metadata.name;
   return (APP_COMPONENTS as readonly string[]).includes(component) ? (SOFTWARE[component as AppComponent] ?? app.metadata.name) : component;
 }
 

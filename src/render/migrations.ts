@@ -5,16 +5,17 @@ import type { V1Job } from '@kubernetes/client-node';
 import type { BackendApp } from '../api/v1alpha1.js';
 import { MIGRATE, RELEASE_LABEL, labels, objectMeta } from './labels.js';
 import { appContainer, appPod, resourceRequirements } from './pod.js';
+import { customizePod } from './podtemplate.js';
 
 /**
- * The release: a hash of what the schema's code sees change — the image, the
- * migration command and args, env and envFrom. Replicas, resources or probes do
- * not start a new release. Parsed specs have a fixed key order, so JSON of them is
- * stable.
+ * The release: a hash of what the schema's code sees change — the image the
+ * migration runs (spec.migrations.image, else spec.image), the migration command
+ * and args, env and envFrom. Replicas, resources or probes do not start a new
+ * release. Parsed specs have a fixed key order, so JSON of them is stable.
  */
 export function releaseRevision(app: BackendApp): string {
   const m = app.spec.migrations;
-  const inputs = { image: app.spec.image, command: m?.command, args: m?.args, env: app.spec.env, envFrom: app.spec.envFrom };
+  const inputs = { image: m?.image ?? app.spec.image, command: m?.command, args: m?.args, env: app.spec.env, envFrom: app.spec.envFrom };
   return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 10);
 }
 
@@ -42,22 +43,27 @@ export function migrationJob(app: BackendApp): V1Job | undefined {
       activeDeadlineSeconds: m.timeoutSeconds,
       backoffLimit: m.backoffLimit,
       // No ttlSecondsAfterFinished: the operator keeps the last Jobs for their logs.
-      template: {
+      template: customizePod(app, 'migrations', {
         metadata: { labels: { ...labels(app, MIGRATE), ...release } },
         spec: appPod(
           app,
           [
-            appContainer(app, {
-              name: MIGRATE,
-              command: m.command,
-              args: m.args,
-              resources: resourceRequirements(m.resources),
-              terminationMessagePolicy: 'FallbackToLogsOnError',
-            }),
+            appContainer(
+              app,
+              {
+                name: MIGRATE,
+                command: m.command,
+                args: m.args,
+                resources: resourceRequirements(m.resources),
+                terminationMessagePolicy: 'FallbackToLogsOnError',
+              },
+              m,
+            ),
           ],
           { restartPolicy: 'Never' },
+          m,
         ),
-      },
+      }),
     },
   };
 }

@@ -173,24 +173,23 @@ describe('componentDeployment', () => {
   });
 });
 
-describe('app pods spread over nodes', () => {
-  it("one pod of each component per node where it can, by the component's selector", () => {
+describe('app pods spread over nodes and zones', () => {
+  it("one pod of each component per node and per zone where it can, by the component's selector", () => {
     const app = finwise();
     for (const d of [appPodOf('api'), appPodOf('worker')]) {
-      expect(d.spec.topologySpreadConstraints).toEqual([
-        {
-          maxSkew: 1,
-          topologyKey: 'kubernetes.io/hostname',
-          whenUnsatisfiable: 'ScheduleAnyway',
-          labelSelector: {
-            matchLabels: {
-              'app.kubernetes.io/instance': 'finwise',
-              'app.kubernetes.io/component': d.component,
-              'app.kubernetes.io/managed-by': 'backendapp-operator',
-            },
+      const spread = (topologyKey: string) => ({
+        maxSkew: 1,
+        topologyKey,
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: {
+          matchLabels: {
+            'app.kubernetes.io/instance': 'finwise',
+            'app.kubernetes.io/component': d.component,
+            'app.kubernetes.io/managed-by': 'backendapp-operator',
           },
         },
-      ]);
+      });
+      expect(d.spec.topologySpreadConstraints).toEqual([spread('kubernetes.io/hostname'), spread('topology.kubernetes.io/zone')]);
     }
     function appPodOf(component: 'api' | 'worker') {
       const rendered = component === 'api' ? apiDeployment(app) : workerDeployment(app);

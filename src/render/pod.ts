@@ -21,6 +21,8 @@ import type {
 import type { AppComponent, BackendApp, Component, Resources } from '../api/v1alpha1.js';
 import { componentName, labels, objectMeta, selectorLabels } from './labels.js';
 import { connectionEnv } from './databases/index.js';
+import { customizePod } from './podtemplate.js';
+import { appPodVolumes, appVolumeMounts } from './volumes.js';
 
 export interface Identity {
   runAsUser: number;
@@ -89,18 +91,17 @@ export function withDefaultRequests(r: V1ResourceRequirements | undefined, defau
 }
 
 /**
- * Spread a component's pods over nodes when it can, so one node going down does
- * not take every replica. ScheduleAnyway: a small cluster still runs them all.
+ * Spread a component's pods over nodes and zones when it can, so one node or zone
+ * going down does not take every replica. ScheduleAnyway: a small cluster, or one
+ * without zone labels, still runs them all.
  */
-export function spreadOverNodes(app: BackendApp, component: AppComponent): V1TopologySpreadConstraint[] {
-  return [
-    {
-      maxSkew: 1,
-      topologyKey: 'kubernetes.io/hostname',
-      whenUnsatisfiable: 'ScheduleAnyway',
-      labelSelector: { matchLabels: selectorLabels(app, component) },
-    },
-  ];
+export function spreadOverNodesAndZones(app: BackendApp, component: AppComponent): V1TopologySpreadConstraint[] {
+  return ['kubernetes.io/hostname', 'topology.kubernetes.io/zone'].map((topologyKey) => ({
+    maxSkew: 1,
+    topologyKey,
+    whenUnsatisfiable: 'ScheduleAnyway',
+    labelSelector: { matchLabels: selectorLabels(app, component) },
+  }));
 }
 
 /**
@@ -114,29 +115,38 @@ export function appEnv(app: BackendApp): V1EnvVar[] {
   return [...connectionEnv(app).filter((e) => !taken.has(e.name)), ...user];
 }
 
-/** A container running the application image (api, worker, beat). */
-export function appContainer(app: BackendApp, container: V1Container): V1Container {
+/** What a component running the application image (api, worker, beat, the migration) may set for itself. */
+export interface AppWorkload {
+  image?: string | undefined;
+  serviceAccountName?: string | undefined;
+  /** Names of entries of spec.volumes to mount. */
+  volumes?: string[] | undefined;
+}
+
+/** A container running the application image (api, worker, beat), or the component's own image. */
+export function appContainer(app: BackendApp, container: V1Container, own: AppWorkload = {}): V1Container {
   const { name, ...rest } = container;
   const env = appEnv(app);
   return {
     name,
-    image: app.spec.image,
+    image: own.image ?? app.spec.image,
     imagePullPolicy: app.spec.imagePullPolicy,
     env: env.length ? env : undefined,
     envFrom: app.spec.envFrom?.length ? app.spec.envFrom : undefined,
     securityContext: containerSecurityContext(true),
-    volumeMounts: [tmpMount],
+    volumeMounts: [tmpMount, ...appVolumeMounts(app, own.volumes)],
     ...rest,
   };
 }
 
 /** The pod of an application component. */
-export function appPod(app: BackendApp, containers: V1Container[], extra: Partial<V1PodSpec> = {}): V1PodSpec {
+export function appPod(app: BackendApp, containers: V1Container[], extra: Partial<V1PodSpec> = {}, own: AppWorkload = {}): V1PodSpec {
   return hardenedPod(
     {
+      serviceAccountName: own.serviceAccountName ?? app.spec.serviceAccountName,
       imagePullSecrets: app.spec.imagePullSecrets?.length ? app.spec.imagePullSecrets.map((s) => ({ name: s.name })) : undefined,
       containers,
-      volumes: [tmpVolume],
+      volumes: [tmpVolume, ...appPodVolumes(app, own.volumes)],
       ...extra,
     },
     app.spec.securityContext,
@@ -185,8 +195,9 @@ export const startFirstRollout = {
 
 /**
  * The Deployment of an app component (<app>-api, -worker, -beat, -flower): its
- * labels, selector and pod template; the component says how many pods, how they
- * roll, and what runs in them. `replicas` undefined leaves the count to an autoscaler.
+ * labels, selector and pod template, with the podTemplates merged over it; the
+ * component says how many pods, how they roll, and what runs in them. `replicas`
+ * undefined leaves the count to an autoscaler.
  */
 export function componentDeployment(
   app: BackendApp,
@@ -201,10 +212,10 @@ export function componentDeployment(
       replicas: spec.replicas,
       selector: { matchLabels: selectorLabels(app, component) },
       strategy: spec.strategy,
-      template: {
+      template: customizePod(app, component, {
         metadata: { labels: labels(app, component) },
         spec: spec.pod,
-      },
+      }),
     },
   };
 }
@@ -218,14 +229,20 @@ export function replicasUnlessAutoscaled(spec: { replicas: number; autoscaling?:
   return spec.autoscaling ? undefined : spec.replicas;
 }
 
-/** The ClusterIP Service of a component, on its named container port. */
-export function componentService(app: BackendApp, component: Component, port: { name: string; port: number }): V1Service {
+/** The Service of a component (ClusterIP unless given), on its named container port. */
+export function componentService(
+  app: BackendApp,
+  component: Component,
+  port: { name: string; port: number },
+  service: { type: string; annotations?: Record<string, string> | undefined } = { type: 'ClusterIP' },
+): V1Service {
+  const meta = objectMeta(app, componentName(app, component), component);
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: objectMeta(app, componentName(app, component), component),
+    metadata: service.annotations ? { ...meta, annotations: { ...service.annotations } } : meta,
     spec: {
-      type: 'ClusterIP',
+      type: service.type,
       selector: selectorLabels(app, component),
       ports: [{ name: port.name, port: port.port, targetPort: port.name, protocol: 'TCP' }],
     },

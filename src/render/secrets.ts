@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KubernetesObject, V1EnvVar, V1Secret } from '@kubernetes/client-node';
 import type { BackendApp, DatabaseKind, DeletionPolicy } from '../api/v1alpha1.js';
-import { CREDENTIALS_LABEL, DELETION_POLICY_LABEL, credentialsSecretName, objectMeta } from './labels.js';
+import { CREDENTIALS_LABEL, DELETION_POLICY_LABEL, VOLUME_LABEL, credentialsSecretName, objectMeta } from './labels.js';
 
 export interface RenderInputs {
   /** Decoded data of the Secrets that exist now, by Secret name. */
@@ -40,12 +40,13 @@ export const SECRET_KEYS = {
 
 /**
  * Whether an object must outlive its BackendApp: the credentials of a database
- * whose deletionPolicy is Retain. Such objects carry no owner reference, and
- * pruning must leave them alone, since the retained volumes need them.
+ * whose deletionPolicy is Retain (the retained volumes need them), and the claim
+ * of an app volume under Retain. Such objects carry no owner reference, and
+ * pruning must leave them alone.
  */
 export function isRetained(obj: KubernetesObject): boolean {
   const l = obj.metadata?.labels ?? {};
-  return l[CREDENTIALS_LABEL] === 'true' && l[DELETION_POLICY_LABEL] === 'Retain';
+  return (l[CREDENTIALS_LABEL] === 'true' || l[VOLUME_LABEL] !== undefined) && l[DELETION_POLICY_LABEL] === 'Retain';
 }
 
 /** The password a Secret already holds, or a new one: never changed once generated. */

@@ -2,7 +2,16 @@
 import type { V1Deployment, V1Probe } from '@kubernetes/client-node';
 import type { BackendApp, WorkerSpec } from '../api/v1alpha1.js';
 import { fastPeriodSeconds, startupFailureThreshold } from './api.js';
-import { appContainer, appPod, componentDeployment, replicasUnlessAutoscaled, resourceRequirements, spreadOverNodes, startFirstRollout } from './pod.js';
+import {
+  appContainer,
+  appPod,
+  componentDeployment,
+  replicasUnlessAutoscaled,
+  resourceRequirements,
+  spreadOverNodesAndZones,
+  startFirstRollout,
+} from './pod.js';
+import { mountsReadWriteOnce } from './volumes.js';
 
 export function workerCommand(app: BackendApp, worker: WorkerSpec): string[] {
   return [
@@ -81,23 +90,29 @@ export function workerDeployment(app: BackendApp): V1Deployment | undefined {
   if (!worker) return undefined;
   return componentDeployment(app, 'worker', {
     replicas: replicasUnlessAutoscaled(worker),
-    strategy: startFirstRollout,
+    // A ReadWriteOnce claim is held by the running pod: a new one could not start beside it.
+    strategy: mountsReadWriteOnce(app, worker.volumes) ? { type: 'Recreate' } : startFirstRollout,
     pod: appPod(
       app,
       [
-        appContainer(app, {
-          name: 'worker',
-          command: workerCommand(app, worker),
-          resources: resourceRequirements(worker.resources),
-          ...workerProbes(worker),
-        }),
+        appContainer(
+          app,
+          {
+            name: 'worker',
+            command: workerCommand(app, worker),
+            resources: resourceRequirements(worker.resources),
+            ...workerProbes(worker),
+          },
+          worker,
+        ),
       ],
       {
         // SIGTERM starts Celery's warm shutdown: no new tasks, running ones finish.
         // The kubelet waits this long before SIGKILL cuts them off.
         terminationGracePeriodSeconds: worker.terminationGracePeriodSeconds,
-        topologySpreadConstraints: spreadOverNodes(app, 'worker'),
+        topologySpreadConstraints: spreadOverNodesAndZones(app, 'worker'),
       },
+      worker,
     ),
   });
 }

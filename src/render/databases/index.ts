@@ -6,6 +6,7 @@ import type { BackendApp, DatabaseKind, DeletionPolicy } from '../../api/v1alpha
 import { DATABASE_KINDS, DEFAULT_DATABASE_REQUESTS } from '../../api/v1alpha1.js';
 import { componentName, credentialsSecretName, headlessServiceName, labels, objectMeta, selectorLabels } from '../labels.js';
 import { componentService, containerSecurityContext, hardenedPod, resourceRequirements, withDefaultRequests } from '../pod.js';
+import { customizePod } from '../podtemplate.js';
 import { credentialsSecret, passwordFor, type RenderInputs } from '../secrets.js';
 import type { DatabaseEngine, DatabaseSpec, EnginePod } from './engine.js';
 import { mongodb } from './mongodb.js';
@@ -62,7 +63,7 @@ export function databaseStatefulSet(app: BackendApp, db: DatabaseKind): V1Statef
       serviceName: headlessServiceName(app, db),
       selector: { matchLabels: selectorLabels(app, db) },
       persistentVolumeClaimRetentionPolicy: pvcRetentionPolicy(spec.deletionPolicy),
-      template: {
+      template: customizePod(app, db, {
         metadata: { labels: labels(app, db) },
         spec: hardenedPod(
           {
@@ -84,7 +85,7 @@ export function databaseStatefulSet(app: BackendApp, db: DatabaseKind): V1Statef
           },
           { runAsUser: DATABASE_UID, runAsGroup: DATABASE_UID, fsGroup: DATABASE_UID },
         ),
-      },
+      }),
       volumeClaimTemplates: [
         {
           apiVersion: 'v1',
