@@ -2,11 +2,20 @@
 // the invariants the operator promises whatever the spec says.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { KubernetesObject, V1Deployment, V1PodSpec, V1Secret, V1StatefulSet, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type {
+  KubernetesObject,
+  V1Deployment,
+  V1Job,
+  V1PodSpec,
+  V1PodTemplateSpec,
+  V1Secret,
+  V1StatefulSet,
+  V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node';
 import { API_VERSION, KIND, formatFieldErrors, validateBackendApp, type BackendApp, type BackendAppSpecInput } from '../../src/api/v1alpha1.js';
 import { CHILD_KINDS } from '../../src/kinds.js';
 import { isRetained, renderApp } from '../../src/render/index.js';
-import { restrictedViolations } from '../../src/render/pod.js';
+import { appEnv, restrictedViolations } from '../../src/render/pod.js';
 
 // ---------------------------------------------------------------------------
 // Generators of valid specs. They respect the cross-field rules by construction;
@@ -360,6 +369,138 @@ describe('renderApp, for any valid BackendApp', () => {
           const policy = app.spec.databases?.[db]?.deletionPolicy;
           expect(sts.spec?.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: policy, whenScaled: 'Retain' });
         }
+      }),
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Pod templates: whatever the schema accepts, the operator keeps what it owns.
+
+const LABEL_KEYS = ['team', 'app.kubernetes.io/version', 'app.kubernetes.io/component', 'app.kubernetes.io/instance', 'backendapp.io/release', 'cost'];
+const ENV_NAMES = ['FOO', 'DATABASE_URL', 'REDIS_URL', 'CELERY_BROKER_URL', 'MONGODB_URL', 'POSTGRES_PASSWORD', 'FLOWER_BASIC_AUTH'];
+const CONTAINER_NAMES = ['api', 'worker', 'beat', 'flower', 'migrate', 'postgres', 'redis', 'mongodb', 'proxy', 'log-shipper'];
+
+/** A podTemplate that may break the schema's rules (then the app is skipped) and, if `security`, Pod Security. */
+const podTemplate = (security: boolean) =>
+  fc.record(
+    {
+      metadata: fc.record(
+        {
+          labels: fc.dictionary(fc.constantFrom(...LABEL_KEYS), fc.constantFrom('a', 'b'), { maxKeys: 3 }),
+          annotations: fc.dictionary(fc.constantFrom('prometheus.io/scrape', 'vault.hashicorp.com/agent-inject'), fc.constant('true'), { maxKeys: 2 }),
+        },
+        { requiredKeys: [] },
+      ),
+      spec: fc.record(
+        {
+          nodeSelector: fc.dictionary(fc.constantFrom('pool', 'disk'), fc.constantFrom('gpu', 'ssd'), { maxKeys: 2 }),
+          tolerations: fc.array(fc.record({ key: fc.constantFrom('gpu', 'dedicated'), operator: fc.constant('Exists') }), { maxLength: 2 }),
+          priorityClassName: fc.constantFrom('high', 'low'),
+          topologySpreadConstraints: fc.array(
+            fc.record({
+              maxSkew: fc.integer({ min: 1, max: 3 }),
+              topologyKey: fc.constantFrom('kubernetes.io/hostname', 'topology.kubernetes.io/zone'),
+              whenUnsatisfiable: fc.constantFrom('ScheduleAnyway', 'DoNotSchedule'),
+            }),
+            { maxLength: 2 },
+          ),
+          containers: fc.uniqueArray(
+            fc.record(
+              {
+                name: fc.constantFrom(...CONTAINER_NAMES),
+                image: fc.constant('sidecar:1'),
+                env: fc.uniqueArray(fc.record({ name: fc.constantFrom(...ENV_NAMES), value: fc.constantFrom('x', 'y') }), {
+                  selector: (e) => e.name,
+                  maxLength: 3,
+                }),
+                resources: fc.constant({ limits: { memory: '1Gi' } }),
+                ...(security
+                  ? { securityContext: fc.constantFrom({ privileged: true }, { runAsUser: 0, runAsNonRoot: false }, { allowPrivilegeEscalation: true }) }
+                  : {}),
+              },
+              { requiredKeys: ['name'] },
+            ),
+            { selector: (c) => c.name, maxLength: 3 },
+          ),
+          initContainers: fc.array(fc.record({ name: fc.constantFrom('init-db', 'fetch'), image: fc.constant('busybox') }), { maxLength: 1 }),
+          volumes: fc.array(fc.record({ name: fc.constant('extra'), emptyDir: fc.constant({}) }), { maxLength: 1 }),
+          ...(security ? { hostNetwork: fc.boolean(), securityContext: fc.constant({ runAsUser: 0 }) } : {}),
+        },
+        { requiredKeys: [] },
+      ),
+    },
+    { requiredKeys: [] },
+  );
+
+const templated = (security: boolean) =>
+  fc
+    .record({
+      spec,
+      appWide: maybe(podTemplate(security)),
+      perComponent: fc.dictionary(fc.constantFrom('api', 'worker', 'beat', 'flower', 'migrations'), podTemplate(security), { maxKeys: 3 }),
+      perDatabase: fc.dictionary(fc.constantFrom('postgres', 'redis', 'mongodb'), podTemplate(security), { maxKeys: 2 }),
+    })
+    .map(({ spec: s, appWide, perComponent, perDatabase }) => {
+      const out = { ...s, migrations: { command: ['alembic', 'upgrade', 'head'] } } as Record<string, unknown>;
+      if (appWide) out.podTemplate = appWide;
+      for (const [c, t] of Object.entries(perComponent)) if (out[c]) out[c] = { ...(out[c] as object), podTemplate: t };
+      const dbs = { ...(out.databases as Record<string, object>) };
+      for (const [db, t] of Object.entries(perDatabase)) if (dbs[db]) dbs[db] = { ...dbs[db], podTemplate: t };
+      out.databases = dbs;
+      return validateBackendApp({ apiVersion: API_VERSION, kind: KIND, metadata: { name: 'shop', uid: 'u-1' }, spec: out });
+    })
+    .filter((r) => r.ok)
+    .map((r) => (r.ok ? r.app : (undefined as never)));
+
+function podTemplatesOf(objects: KubernetesObject[]) {
+  return objects
+    .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet' || o.kind === 'Job')
+    .map((o) => {
+      const w = o as V1Deployment;
+      return {
+        id: `${o.kind}/${o.metadata?.name}`,
+        selector: w.spec?.selector?.matchLabels,
+        template: w.spec?.template as V1PodTemplateSpec,
+        labels: o.metadata?.labels ?? {},
+      };
+    });
+}
+
+describe('renderApp, for any podTemplate the schema accepts', () => {
+  it("keeps the operator's labels on every pod, so its selectors still match", () => {
+    fc.assert(
+      fc.property(templated(true), (app) => {
+        for (const { id, selector, template, labels } of podTemplatesOf(render(app))) {
+          // The pod carries every label of its workload (name, instance, component, part-of, managed-by).
+          for (const [k, v] of Object.entries(labels))
+            if (k.startsWith('app.kubernetes.io/') || k.startsWith('backendapp.io/release')) expect(template.metadata?.labels?.[k], `${id} ${k}`).toBe(v);
+          for (const [k, v] of Object.entries(selector ?? {})) expect(template.metadata?.labels?.[k], `${id} selector ${k}`).toBe(v);
+        }
+      }),
+    );
+  });
+
+  it('keeps the variables the operator reads from credentials Secrets in every main container', () => {
+    fc.assert(
+      fc.property(templated(true), (app) => {
+        const owned = appEnv(app).filter((e) => e.valueFrom?.secretKeyRef !== undefined);
+        for (const { id, template, labels } of podTemplatesOf(render(app))) {
+          const component = labels['app.kubernetes.io/component'] ?? '';
+          if (!['api', 'worker', 'beat', 'migrate'].includes(component)) continue;
+          const main = template.spec?.containers.find((c) => c.name === component);
+          for (const e of owned) expect(main?.env, `${id} ${e.name}`).toContainEqual(e);
+        }
+      }),
+    );
+  });
+
+  it('keeps every pod Pod Security restricted when no podTemplate touches securityContext or host fields', () => {
+    fc.assert(
+      fc.property(templated(false), (app) => {
+        for (const [id, spec] of podSpecs(render(app))) expect(restrictedViolations(spec), id).toEqual([]);
+        const job = render(app).find((o) => o.kind === 'Job') as V1Job | undefined;
+        if (job) expect(restrictedViolations(job.spec?.template.spec as V1PodSpec)).toEqual([]);
       }),
     );
   });
