@@ -6,6 +6,7 @@ import type {
   KubernetesObject,
   V1Deployment,
   V1Job,
+  V1PersistentVolumeClaim,
   V1PodSpec,
   V1PodTemplateSpec,
   V1Secret,
@@ -433,6 +434,22 @@ const podTemplate = (security: boolean) =>
     { requiredKeys: [] },
   );
 
+const VOLUME_NAMES = ['logs', 'data', 'media'] as const;
+
+const appVolume = fc.record({
+  name: fc.constantFrom(...VOLUME_NAMES),
+  source: fc.oneof(
+    fc.record({ emptyDir: fc.record({ sizeLimit: fc.constantFrom('1Gi', '500Mi') }, { requiredKeys: [] }) }),
+    fc.record({
+      persistentVolumeClaim: fc.record(
+        { size: fc.constantFrom('1Gi', '10Gi'), accessMode: fc.constantFrom('ReadWriteOnce', 'ReadWriteMany'), storageClassName: fc.constant('standard') },
+        { requiredKeys: ['size'] },
+      ),
+    }),
+  ),
+  deletionPolicy: fc.constantFrom('Retain', 'Delete'),
+});
+
 const templated = (security: boolean) =>
   fc
     .record({
@@ -440,9 +457,17 @@ const templated = (security: boolean) =>
       appWide: maybe(podTemplate(security)),
       perComponent: fc.dictionary(fc.constantFrom('api', 'worker', 'beat', 'flower', 'migrations'), podTemplate(security), { maxKeys: 3 }),
       perDatabase: fc.dictionary(fc.constantFrom('postgres', 'redis', 'mongodb'), podTemplate(security), { maxKeys: 2 }),
+      volumes: fc.uniqueArray(appVolume, { selector: (v) => v.name, maxLength: 3 }),
+      mounts: fc.dictionary(fc.constantFrom('api', 'worker', 'beat', 'migrations'), fc.subarray([...VOLUME_NAMES]), { maxKeys: 4 }),
     })
-    .map(({ spec: s, appWide, perComponent, perDatabase }) => {
+    .map(({ spec: s, appWide, perComponent, perDatabase, volumes, mounts }) => {
       const out = { ...s, migrations: { command: ['alembic', 'upgrade', 'head'] } } as Record<string, unknown>;
+      if (volumes.length) out.volumes = volumes.map((v) => ({ name: v.name, mountPath: `/app/${v.name}`, ...v.source, deletionPolicy: v.deletionPolicy }));
+      // Only names spec.volumes has; the schema's own refusal of unknown names is tested in the table.
+      for (const [c, names] of Object.entries(mounts)) {
+        const known = names.filter((n) => volumes.some((v) => v.name === n));
+        if (out[c] && known.length) out[c] = { ...(out[c] as object), volumes: known };
+      }
       if (appWide) out.podTemplate = appWide;
       for (const [c, t] of Object.entries(perComponent)) if (out[c]) out[c] = { ...(out[c] as object), podTemplate: t };
       const dbs = { ...(out.databases as Record<string, object>) };
@@ -490,6 +515,37 @@ describe('renderApp, for any podTemplate the schema accepts', () => {
           if (!['api', 'worker', 'beat', 'migrate'].includes(component)) continue;
           const main = template.spec?.containers.find((c) => c.name === component);
           for (const e of owned) expect(main?.env, `${id} ${e.name}`).toContainEqual(e);
+        }
+      }),
+    );
+  });
+
+  it('renders one claim per persistent volume, owned exactly under Delete, and mounts each volume where it is listed', () => {
+    fc.assert(
+      fc.property(templated(false), (app) => {
+        const objects = render(app);
+        const claims = objects.filter((o): o is V1PersistentVolumeClaim => o.kind === 'PersistentVolumeClaim');
+        const persistent = (app.spec.volumes ?? []).filter((v) => v.persistentVolumeClaim);
+        expect(claims.map((c) => c.metadata?.name).sort()).toEqual(persistent.map((v) => `shop-${v.name}`).sort());
+        for (const c of claims) {
+          const v = persistent.find((p) => `shop-${p.name}` === c.metadata?.name);
+          expect(c.metadata?.ownerReferences?.length ?? 0, c.metadata?.name).toBe(v?.deletionPolicy === 'Delete' ? 1 : 0);
+          expect(c.spec?.accessModes).toEqual([v?.persistentVolumeClaim?.accessMode]);
+        }
+        for (const { id, template, labels } of podTemplatesOf(objects)) {
+          const component = labels['app.kubernetes.io/component'];
+          const owner = component === 'migrate' ? 'migrations' : component;
+          if (owner !== 'api' && owner !== 'worker' && owner !== 'beat' && owner !== 'migrations') continue;
+          const listed = app.spec[owner]?.volumes ?? [];
+          const main = template.spec?.containers.find((c) => c.name === component);
+          for (const name of listed) {
+            const v = app.spec.volumes?.find((x) => x.name === name);
+            expect(main?.volumeMounts, `${id} mounts ${name}`).toContainEqual({ name, mountPath: v?.mountPath });
+            expect(template.spec?.volumes?.some((pv) => pv.name === name)).toBe(true);
+          }
+          const rwo = listed.some((n) => app.spec.volumes?.find((x) => x.name === n)?.persistentVolumeClaim?.accessMode === 'ReadWriteOnce');
+          if (rwo && owner !== 'migrations')
+            expect((objects.find((o) => `${o.kind}/${o.metadata?.name}` === id) as V1Deployment).spec?.strategy).toEqual({ type: 'Recreate' });
         }
       }),
     );
