@@ -886,7 +886,7 @@ const SecurityContextSchema = strict({
 // Spec.
 
 const SpecBase = strict({
-  image: image('Application image, shared by api, worker and beat.'),
+  image: image('Application image, run by api, worker, beat and the migration unless they set their own image.'),
   imagePullPolicy: z
     .enum(['Always', 'IfNotPresent', 'Never'])
     .optional()

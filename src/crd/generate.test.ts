@@ -159,4 +159,31 @@ describe('toStructural', () => {
     expect(props.a?.enum).toEqual(['x']);
     expect(props.m).toEqual({ description: 'm', type: 'object', additionalProperties: { type: 'string' } });
   });
+
+  it('keeps unknown fields of an object marked so, listing only the fields it types', () => {
+    const keep = { 'x-kubernetes-preserve-unknown-fields': true };
+    const out = convert(
+      z.strictObject({
+        any: z.looseObject({}).meta(keep).describe('any'),
+        some: z.looseObject({ name: z.string().describe('n') }).meta(keep).describe('some'),
+      }),
+    );
+    const props = out.properties as Record<string, V1JSONSchemaProps & Node>;
+    expect(props.any).toEqual({ description: 'any', type: 'object', ...keep });
+    expect(props.some).toEqual({ description: 'some', type: 'object', properties: { name: { description: 'n', type: 'string' } }, required: ['name'], ...keep });
+    // Without the mark, an object with nothing typed is refused rather than emptied.
+    expect(() => convert(z.strictObject({ a: z.record(z.string(), z.unknown()).describe('a') }))).toThrow(SchemaConversionError);
+  });
+
+  it('passes maxProperties through, so maps the CEL rules read have a bounded size', () => {
+    const out = convert(z.strictObject({ m: z.record(z.string(), z.string()).meta({ maxProperties: 8 }).describe('m') }));
+    expect((out.properties as Record<string, Node>).m?.maxProperties).toBe(8);
+  });
+
+  it('bounds the podTemplate maps and marks podTemplate.spec preserved', () => {
+    const pt = backendAppOpenAPISchema().properties?.spec?.properties?.podTemplate;
+    expect(pt?.properties?.metadata?.properties?.labels?.maxProperties).toBe(64);
+    expect(pt?.properties?.spec?.['x-kubernetes-preserve-unknown-fields']).toBe(true);
+    expect(pt?.properties?.spec?.properties?.containers?.items?.required).toEqual(['name']);
+  });
 });
