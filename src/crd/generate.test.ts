@@ -183,7 +183,7 @@ describe('toStructural', () => {
   it('bounds the podTemplate maps and marks podTemplate.spec preserved', () => {
     const pt = backendAppOpenAPISchema().properties?.spec?.properties?.podTemplate;
     expect(pt?.properties?.metadata?.properties?.labels?.maxProperties).toBe(64);
-    expect(pt?.properties?.spec?.['x-kubernetes-preserve-unknown-fields']).toBe(true);
+    expect((pt?.properties?.spec as Node | undefined)?.['x-kubernetes-preserve-unknown-fields']).toBe(true);
     expect(pt?.properties?.spec?.properties?.containers?.items?.required).toEqual(['name']);
   });
 });
