@@ -165,12 +165,21 @@ describe('toStructural', () => {
     const out = convert(
       z.strictObject({
         any: z.looseObject({}).meta(keep).describe('any'),
-        some: z.looseObject({ name: z.string().describe('n') }).meta(keep).describe('some'),
+        some: z
+          .looseObject({ name: z.string().describe('n') })
+          .meta(keep)
+          .describe('some'),
       }),
     );
     const props = out.properties as Record<string, V1JSONSchemaProps & Node>;
     expect(props.any).toEqual({ description: 'any', type: 'object', ...keep });
-    expect(props.some).toEqual({ description: 'some', type: 'object', properties: { name: { description: 'n', type: 'string' } }, required: ['name'], ...keep });
+    expect(props.some).toEqual({
+      description: 'some',
+      type: 'object',
+      properties: { name: { description: 'n', type: 'string' } },
+      required: ['name'],
+      ...keep,
+    });
     // Without the mark, an object with nothing typed is refused rather than emptied.
     expect(() => convert(z.strictObject({ a: z.record(z.string(), z.unknown()).describe('a') }))).toThrow(SchemaConversionError);
   });
