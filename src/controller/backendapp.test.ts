@@ -258,7 +258,11 @@ describe('BackendAppReconciler', () => {
     w.put({
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
-      metadata: { name: 'web-uploads', namespace: NS, ownerReferences: [{ apiVersion: 'backendapp.io/v1alpha1', kind: 'BackendApp', name: 'web', uid: 'uid-1', controller: true }] },
+      metadata: {
+        name: 'web-uploads',
+        namespace: NS,
+        ownerReferences: [{ apiVersion: 'backendapp.io/v1alpha1', kind: 'BackendApp', name: 'web', uid: 'uid-1', controller: true }],
+      },
     });
     w.writes.length = 0;
     w.setApp(app({ ...SPEC, image: 'ghcr.io/acme/backend:1.1.0' }, { generation: 2 }));
@@ -643,6 +647,27 @@ describe('BackendAppReconciler: what the user sees', () => {
     expect(w.events.filter((e) => e.startsWith('Warning'))).toEqual([`Warning ${reason}: ${message}`]);
     await expect(w.reconcile()).rejects.toBe(err);
     expect(w.events.filter((e) => e.startsWith('Warning'))).toHaveLength(1);
+  });
+
+  it('reports a pod the API server refuses as InvalidSpec when a podTemplate shaped it, else as ApplyFailed', async () => {
+    const invalid = Object.assign(new Error('Deployment.apps "web-api" is invalid: spec.template.spec.containers[1].image: Required value'), { code: 422 });
+    const shaped = refusing(invalid, 'Deployment');
+    shaped.setApp(app({ ...SPEC, api: { port: 8000, replicas: 2, podTemplate: { spec: { containers: [{ name: 'no-image' }] } } } }));
+    await expect(shaped.reconcile()).rejects.toBe(invalid);
+    expect(condition(shaped, 'Ready')).toMatchObject({
+      reason: 'InvalidSpec',
+      message: expect.stringMatching(
+        /^The API server refused a pod that spec\.podTemplate shapes: Deployment\.apps "web-api" is invalid: spec\.template\.spec\.containers\[1\]\.image: Required value/,
+      ),
+    });
+    const nested = refusing(invalid, 'StatefulSet');
+    nested.setApp(app({ ...SPEC, databases: { postgres: { ...SPEC.databases.postgres, podTemplate: { metadata: { annotations: { a: 'b' } } } } } }));
+    await expect(nested.reconcile()).rejects.toBe(invalid);
+    expect(condition(nested, 'Ready')?.reason).toBe('InvalidSpec');
+    const plain = refusing(invalid, 'Deployment');
+    plain.setApp(app(SPEC));
+    await expect(plain.reconcile()).rejects.toBe(invalid);
+    expect(condition(plain, 'Ready')?.reason).toBe('ApplyFailed');
   });
 
   it('warns again when the reason a write fails changes', async () => {

@@ -95,7 +95,7 @@ export class BackendAppReconciler implements Reconciler {
       await this.expireMigrations(app, steps, log);
     } catch (err) {
       // Report what stopped us, but let the original error drive the retry.
-      await this.reportStatus(app, this.observe(valid, desired), log, blockerOf(err)).catch((statusErr: unknown) =>
+      await this.reportStatus(app, this.observe(valid, desired), log, blockerOf(err, valid)).catch((statusErr: unknown) =>
         log.error({ err: errorMessage(statusErr) }, 'could not report the failure in status'),
       );
       throw err;
@@ -423,8 +423,13 @@ export function describeObjects(objs: readonly KubernetesObject[]): string {
   return `${objs.length} objects: ${[...byKind].map(([kind, n]) => `${n} ${kind}`).join(', ')}`;
 }
 
-function blockerOf(err: unknown): Blocker {
+function blockerOf(err: unknown, app: BackendApp): Blocker {
   const code = (err as { code?: unknown }).code;
+  // The schema checks podTemplates loosely (they may hold any pod field); the API
+  // server checks the pods they make, and its word names the field.
+  if (code === 422 && hasPodTemplate(app.spec)) {
+    return { reason: 'InvalidSpec', message: `The API server refused a pod that spec.podTemplate shapes: ${errorMessage(err)}` };
+  }
   // Not RBAC: the namespace is going away and the app with it.
   if (code === 403 && errorMessage(err).includes('because it is being terminated')) {
     return { reason: 'NamespaceTerminating', message: errorMessage(err) };
@@ -433,4 +438,10 @@ function blockerOf(err: unknown): Blocker {
     return { reason: 'Forbidden', message: `The operator is not allowed to do this; check its RBAC rules: ${errorMessage(err)}` };
   }
   return { reason: 'ApplyFailed', message: errorMessage(err) };
+}
+
+/** Whether the spec sets a podTemplate anywhere (app-wide, a component's, a database's). */
+function hasPodTemplate(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  return Object.entries(value).some(([k, v]) => (k === 'podTemplate' && v !== undefined) || hasPodTemplate(v));
 }
