@@ -803,6 +803,39 @@ describe('BackendAppReconciler on deletion', () => {
     expect(w.writes[w.writes.length - 1]).toBe('removeFinalizer');
   });
 
+  it('deletes an app volume’s claim under Delete and keeps one under Retain, as each claim’s label says', async () => {
+    const volume = (name: string, policy: string, owned: boolean): KubernetesObject => ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: {
+        name: `web-${name}`,
+        namespace: NS,
+        labels: {
+          'app.kubernetes.io/instance': 'web',
+          'app.kubernetes.io/component': 'volume',
+          'backendapp.io/volume': name,
+          'backendapp.io/deletion-policy': policy,
+        },
+        ...(owned ? { ownerReferences: [{ apiVersion: 'backendapp.io/v1alpha1', kind: 'BackendApp', name: 'web', uid: 'uid-1', controller: true }] } : {}),
+      },
+    });
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    w.put(volume('cache', 'Delete', true));
+    w.put(volume('uploads', 'Retain', true));
+    w.put(volume('notes', 'Retain', false));
+    w.writes.length = 0;
+    w.events.length = 0;
+    w.setApp(app({ image: 'x:1', api: 'not valid' }, { deletionTimestamp: new Date() }));
+    await w.reconcile();
+    expect(w.writes).toEqual(['delete PersistentVolumeClaim/web-cache', 'removeOwner PersistentVolumeClaim/web-uploads', 'removeFinalizer']);
+    expect(w.events).toEqual([
+      'Normal DeletedData: deletionPolicy Delete: removed volume cache (claim web-cache)',
+      'Normal RetainedData: deletionPolicy Retain: kept volume uploads (claim web-uploads), volume notes (claim web-notes)',
+    ]);
+  });
+
   it('never deletes a Secret of the database that is not its credentials', async () => {
     const w = world();
     w.setApp(app(TWO_DBS));

@@ -14,7 +14,7 @@ import {
   type ReleaseStatus,
 } from '../api/v1alpha1.js';
 import { batches, planApp, releaseRevision, type Step, type StepName } from '../render/index.js';
-import { COMPONENT_LABEL, CREDENTIALS_LABEL, INSTANCE_LABEL, RELEASE_LABEL } from '../render/labels.js';
+import { COMPONENT_LABEL, CREDENTIALS_LABEL, DELETION_POLICY_LABEL, INSTANCE_LABEL, RELEASE_LABEL, VOLUME, VOLUME_LABEL } from '../render/labels.js';
 import type { EventRecorder } from '../runtime/events.js';
 import type { ReconcileContext, Reconciler, Request, Result } from '../runtime/controller.js';
 import { isRecord, statusCodeOf } from '../runtime/client.js';
@@ -339,7 +339,7 @@ export class BackendAppReconciler implements Reconciler {
    * Runs before the app is deleted. The workloads go by garbage collection; here we
    * carry out each database's deletionPolicy for what garbage collection would not
    * decide right: Delete removes its claims and credentials, Retain makes sure they
-   * outlive the app. Reads the policy from the raw spec, so an invalid spec never
+   * outlive the app; the same for each app volume's claim. Reads the policy from the raw spec, so an invalid spec never
    * blocks deletion; anything unreadable counts as Retain.
    */
   private async finalize(app: KubernetesObject, log: Logger): Promise<void> {
@@ -360,6 +360,19 @@ export class BackendAppReconciler implements Reconciler {
       } else {
         for (const s of secrets.filter((s) => isControlledBy(s, app))) await this.deps.writer.removeOwner(s, app);
         kept.push(`${db} (${claims.length} volume claims, ${secrets.length} secrets)`);
+      }
+    }
+    // The app's own volumes: each claim carries the policy it was rendered with, so an
+    // invalid spec cannot change what happens to the data.
+    const volumes = await this.deps.writer.list(kindKey(PERSISTENT_VOLUME_CLAIM), ns, `${INSTANCE_LABEL}=${name},${COMPONENT_LABEL}=${VOLUME}`);
+    for (const claim of volumes) {
+      const what = `volume ${labelOf(claim, VOLUME_LABEL)} (claim ${nameOf(claim)})`;
+      if (labelOf(claim, DELETION_POLICY_LABEL) === 'Delete') {
+        await this.deps.writer.delete(claim);
+        removed.push(what);
+      } else {
+        if (isControlledBy(claim, app)) await this.deps.writer.removeOwner(claim, app);
+        kept.push(what);
       }
     }
     if (removed.length) this.deps.events.event(app, 'Normal', 'DeletedData', `deletionPolicy Delete: removed ${removed.join(', ')}`);
