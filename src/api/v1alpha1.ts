@@ -511,7 +511,7 @@ const AppVolumeBase = strict({
     .enum(['Retain', 'Delete'])
     .default('Retain')
     .describe(
-      'For a persistentVolumeClaim: what happens to the claim when the BackendApp is deleted or the volume is removed from spec.volumes. Retain keeps it (recreating the app reattaches it); Delete removes it with the app.',
+      'For a persistentVolumeClaim: what happens to the claim when the BackendApp is deleted. Retain keeps it (recreating the app reattaches it); Delete removes it with the app. A volume taken out of spec.volumes keeps its claim until then: data is never deleted by an edit.',
     ),
 });
 
