@@ -89,6 +89,7 @@ export function createOperator(opts: OperatorOptions): Manager {
     pods,
     writer: apiWriter(kc),
     events: createEventRecorder(kc, { controller: `${GROUP}/backendapp-operator`, instance: identity, log }),
+    now: () => new Date(),
   });
   const controller = new Controller({ name: 'backendapp', reconciler, maxConcurrentReconciles: opts.maxConcurrentReconciles, logger: log, metrics });
   controller.watchFor(apps, { predicate: appChanged });

@@ -3,10 +3,10 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { BackendAppStatus } from '../api/v1alpha1.js';
-import { silentLogger } from '../runtime/logger.js';
+import { createLogger } from '../runtime/logger.js';
 import type { EventRecorder } from '../runtime/events.js';
 import { kindKey as key } from '../kinds.js';
-import { BackendAppReconciler, FINALIZER, describeObjects } from './backendapp.js';
+import { BackendAppReconciler, FINALIZER, describeObjects, isControlledBy } from './backendapp.js';
 import type { ChildCaches, Writer } from './cluster.js';
 
 const NS = 'shop';
@@ -51,6 +51,8 @@ function world(
     answer?: (obj: KubernetesObject) => KubernetesObject;
     /** Refuses every status write with this error. */
     statusError?: Error;
+    /** Objects (by name) that a create finds existing but a get then cannot find: deleted in between. */
+    vanished?: string[];
   } = {},
 ) {
   const store = new Map<string, Map<string, KubernetesObject>>();
@@ -70,9 +72,16 @@ function world(
     observe: (_k, obj) => put(obj),
   };
   const writer: Writer = {
-    get: async (obj) => children.get(key(obj), obj.metadata?.namespace ?? '', obj.metadata?.name ?? '') ?? unwatched.get(`${key(obj)} ${obj.metadata?.name}`),
+    get: async (obj) =>
+      opts.vanished?.includes(obj.metadata?.name ?? '')
+        ? undefined
+        : (children.get(key(obj), obj.metadata?.namespace ?? '', obj.metadata?.name ?? '') ?? unwatched.get(`${key(obj)} ${obj.metadata?.name}`)),
     create: async (obj) => {
-      if (await writer.get(obj)) return undefined;
+      // A create of an object that exists is a request too: the API server answers 409.
+      if (opts.vanished?.includes(obj.metadata?.name ?? '') || (await writer.get(obj))) {
+        writes.push(`exists ${obj.kind}/${obj.metadata?.name}`);
+        return undefined;
+      }
       writes.push(`create ${obj.kind}/${obj.metadata?.name}`);
       return { ...obj, metadata: { ...obj.metadata, uid: `u-${obj.metadata?.name}`, resourceVersion: '1' } };
     },
@@ -109,9 +118,14 @@ function world(
     removeOwner: async (obj) => void writes.push(`removeOwner ${obj.kind}/${obj.metadata?.name}`),
   };
   const recorder: EventRecorder = { event: (_o, type, reason, note) => void events.push(`${type} ${reason}: ${note}`) };
+  const logs: { level: string; msg: string; [k: string]: unknown }[] = [];
+  const log = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(JSON.parse(line)) } });
   let current: KubernetesObject | undefined;
   const reconciler = new BackendAppReconciler({
-    apps: { get: () => (current ? ({ ...current, status } as KubernetesObject) : undefined) },
+    apps: {
+      get: (ns, name) =>
+        current && current.metadata?.namespace === ns && current.metadata.name === name ? ({ ...current, status } as KubernetesObject) : undefined,
+    },
     children,
     pods: { list: (ns) => (opts.pods ?? []).filter((p) => p.metadata?.namespace === ns) },
     writer,
@@ -121,14 +135,17 @@ function world(
   return {
     writes,
     events,
+    logs,
+    reconciler,
     children,
     put,
     status: () => status,
     /** Removes a child from the caches, as its watch event would after a deletion by hand. */
     drop: (k: string, name: string) => store.get(k)?.delete(`${NS}/${name}`),
     setApp: (a: KubernetesObject) => (current = a),
-    reconcile: (signal = new AbortController().signal) =>
-      reconciler.reconcile({ namespace: NS, name: 'web' }, { log: silentLogger(), signal, reconcileID: 'test' }),
+    /** The app deleted and gone from the cache. */
+    removeApp: () => (current = undefined),
+    reconcile: (signal = new AbortController().signal) => reconciler.reconcile({ namespace: NS, name: 'web' }, { log, signal, reconcileID: 'test' }),
   };
 }
 
@@ -349,7 +366,10 @@ describe('BackendAppReconciler under hand edits', () => {
     const w = world({ unwatched: [live] });
     w.setApp(app(SPEC));
     await w.reconcile();
-    expect(w.writes).not.toContain('create Secret/web-postgres-credentials');
+    expect(w.writes.filter((x) => x.includes('Secret/web-postgres-credentials'))).toEqual([
+      'exists Secret/web-postgres-credentials',
+      'apply Secret/web-postgres-credentials',
+    ]);
     expect((w.children.get('v1/Secret', NS, 'web-postgres-credentials') as { data?: unknown }).data).toEqual(live.data);
   });
 
@@ -520,7 +540,7 @@ describe('BackendAppReconciler with spec.migrations', () => {
     w.drop('batch/v1/Job', name);
     const lagging = world({ unwatched: [live] });
     await migrationStarted(lagging);
-    expect(jobWrites(lagging)).toEqual([]);
+    expect(jobWrites(lagging)).toEqual([`exists Job/${name}`]);
     expect(lagging.status()?.release?.migration?.phase).toBe('Running');
   });
 });
@@ -869,6 +889,216 @@ describe('BackendAppReconciler on deletion', () => {
     await w.reconcile();
     expect(w.writes).toEqual([]);
     expect(w.events).toEqual([]);
+  });
+});
+
+describe('BackendAppReconciler: requests, logs and memory', () => {
+  const WORKER = { ...SPEC, worker: { app: 'app.celery', replicas: 2 } };
+  const MIGRATING = { ...SPEC, migrations: { command: ['alembic', 'upgrade', 'head'] } };
+  const condition = (w: ReturnType<typeof world>, type: string) => w.status()?.conditions?.find((c) => c.type === type);
+  const setStatus = (w: ReturnType<typeof world>, k: string, name: string, status: unknown) => {
+    const live = w.children.get(k, NS, name);
+    if (!live) throw new Error(`${k} ${name} not in the cache`);
+    w.put({ ...live, status } as KubernetesObject);
+  };
+  const logged = (w: ReturnType<typeof world>, msg: string) => w.logs.filter((l) => l.msg === msg);
+
+  it('uses the finalizer name backendapp.io/finalizer', () => {
+    expect(FINALIZER).toBe('backendapp.io/finalizer');
+  });
+
+  it('forgets the credentials of an app that is gone, and only of that app', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    expect(w.reconciler.credentialsHeld).toBe(1);
+    const ctx = { log: createLogger({ level: 'silent' }), signal: new AbortController().signal, reconcileID: 'x' };
+    await w.reconciler.reconcile({ namespace: NS, name: 'other' }, ctx);
+    await w.reconciler.reconcile({ namespace: 'elsewhere', name: 'web' }, ctx);
+    expect(w.reconciler.credentialsHeld).toBe(1);
+    w.removeApp();
+    await w.reconcile();
+    expect(w.reconciler.credentialsHeld).toBe(0);
+  });
+
+  it('fails, saying so, when a credentials Secret exists but is gone again before it can be read', async () => {
+    const w = world({ vanished: ['web-postgres-credentials'] });
+    w.setApp(app(SPEC));
+    await expect(w.reconcile()).rejects.toThrow('Secret shop/web-postgres-credentials exists but could not be read');
+  });
+
+  it('writes status at the app’s generation, and an invalid spec’s without counts', async () => {
+    const w = world();
+    w.setApp(app(SPEC, { generation: 7 }));
+    await w.reconcile();
+    expect(w.status()?.observedGeneration).toBe(7);
+    expect(condition(w, 'Ready')?.observedGeneration).toBe(7);
+    w.setApp(app({ ...SPEC, api: { port: 70000 } }, { generation: 8 }));
+    await w.reconcile();
+    expect(w.status()).toMatchObject({ observedGeneration: 8, summary: '', components: {} });
+  });
+
+  it('logs what it applied, pruned and waits for, with counts and names', async () => {
+    const w = world();
+    w.setApp(app(WORKER));
+    await w.reconcile();
+    expect(logged(w, 'applied children')).toEqual([expect.objectContaining({ level: 'info', created: 10, updated: 0 })]);
+    w.logs.length = 0;
+    w.setApp(app({ ...SPEC, image: 'ghcr.io/acme/backend:1.1.0' }, { generation: 2 }));
+    await w.reconcile();
+    expect(logged(w, 'applied children')).toEqual([expect.objectContaining({ created: 0, updated: 1 })]);
+    expect(logged(w, 'pruned children')).toEqual([expect.objectContaining({ level: 'info', pruned: 2 })]);
+    expect(w.events).toContain('Normal Pruned: Deleted Deployment web-worker, PodDisruptionBudget web-worker (turned off in the spec)');
+    w.logs.length = 0;
+    w.setApp(app({ ...MIGRATING, image: 'ghcr.io/acme/backend:1.2.0' }, { generation: 3 }));
+    await w.reconcile();
+    expect(w.logs.filter((l) => l.step === 'jobs')).toEqual([
+      expect.objectContaining({ level: 'info', msg: 'Waiting for StatefulSet web-postgres to be ready' }),
+    ]);
+    // Nothing to do, nothing said.
+    w.logs.length = 0;
+    await w.reconcile();
+    expect(logged(w, 'applied children')).toEqual([]);
+    expect(logged(w, 'pruned children')).toEqual([]);
+  });
+
+  it('logs the migration it waits for by its Job when the Job says nothing yet, and the Jobs it expires', async () => {
+    const w = world();
+    w.setApp(app(MIGRATING));
+    await w.reconcile();
+    setStatus(w, 'apps/v1/StatefulSet', 'web-postgres', { readyReplicas: 1 });
+    w.logs.length = 0;
+    await w.reconcile();
+    const job = w.children.list('batch/v1/Job', NS)[0]?.metadata?.name;
+    expect(w.events).toContain(`Normal Created: Created Job ${job}`);
+    expect(w.logs.filter((l) => l.step === 'jobs').map((l) => l.msg)).toEqual([`Waiting for Job ${job} to finish`]);
+  });
+
+  it('names every database it waits for before a migration', async () => {
+    const w = world();
+    w.setApp(app({ ...MIGRATING, databases: { ...SPEC.databases, redis: { version: '7' } } }));
+    await w.reconcile();
+    expect(w.status()?.release?.migration?.message).toBe('Waiting for StatefulSet web-postgres, StatefulSet web-redis to be ready');
+  });
+
+  it('logs the list items it replaced after a refused apply, and never replaces lists for other refusals', async () => {
+    const invalid = (code: number) => Object.assign(new Error('refused'), { code });
+    // A 422 on a child that does not exist yet: nothing of ours to put back.
+    const fresh = world({ refuse: (o) => (o.kind === 'Service' ? invalid(422) : undefined) });
+    fresh.setApp(app(SPEC));
+    await expect(fresh.reconcile()).rejects.toThrow('refused');
+    expect(fresh.writes.some((x) => x.startsWith('replaceLists'))).toBe(false);
+    // A 500 on one that exists and was edited by hand: not a list problem.
+    let armed = false;
+    const w = world({ refuse: (o) => (armed && o.kind === 'Service' && o.metadata?.name === 'web-api' ? invalid(500) : undefined) });
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    const svc = w.children.get('v1/Service', NS, 'web-api') as KubernetesObject & { spec: { ports: { port: number }[] } };
+    w.put({ ...svc, spec: { ...svc.spec, ports: [{ ...svc.spec.ports[0], port: 31337 }] } } as KubernetesObject);
+    armed = true;
+    await expect(w.reconcile()).rejects.toThrow('refused');
+    expect(w.writes.some((x) => x.startsWith('replaceLists'))).toBe(false);
+  });
+
+  it('logs when status cannot be written after a failure', async () => {
+    const err = Object.assign(new Error('etcdserver: request timed out'), { code: 500 });
+    const w = world({ refuse: (o) => (o.kind === 'StatefulSet' ? err : undefined), statusError: new Error('status refused') });
+    w.setApp(app(SPEC));
+    await expect(w.reconcile()).rejects.toBe(err);
+    expect(logged(w, 'could not report the failure in status')).toEqual([expect.objectContaining({ level: 'error', err: 'status refused' })]);
+  });
+
+  it('warns once per problem, not again when only the counts change', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    setStatus(w, 'apps/v1/Deployment', 'web-api', {
+      replicas: 2,
+      updatedReplicas: 1,
+      conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
+    });
+    await w.reconcile();
+    const warnings = () => w.events.filter((e) => e.startsWith('Warning'));
+    expect(warnings()).toEqual([
+      'Warning ProgressDeadlineExceeded: Rollout stalled for api: pods did not become available in time; see kubectl describe deployment',
+    ]);
+    expect(logged(w, warnings()[0]!.replace(/^Warning \w+: /, ''))).toEqual([expect.objectContaining({ level: 'warn', reason: 'ProgressDeadlineExceeded' })]);
+    setStatus(w, 'apps/v1/Deployment', 'web-api', {
+      replicas: 2,
+      updatedReplicas: 1,
+      availableReplicas: 1,
+      conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
+    });
+    await w.reconcile();
+    expect(w.status()?.components?.api?.ready).toBe(1);
+    expect(warnings()).toHaveLength(1);
+  });
+
+  it('records Ready once, not again when a ready app’s counts change', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    setStatus(w, 'apps/v1/Deployment', 'web-api', { replicas: 2, updatedReplicas: 2, availableReplicas: 2 });
+    setStatus(w, 'apps/v1/StatefulSet', 'web-postgres', { replicas: 1, readyReplicas: 1, updatedReplicas: 1 });
+    await w.reconcile();
+    setStatus(w, 'apps/v1/Deployment', 'web-api', { replicas: 2, updatedReplicas: 2, availableReplicas: 3 });
+    await w.reconcile();
+    expect(w.status()?.components?.api?.ready).toBe(3);
+    expect(w.events.filter((e) => e.startsWith('Normal Ready'))).toHaveLength(1);
+  });
+
+  it('counts beat against no autoscaler, whatever the worker’s', async () => {
+    const w = world();
+    w.setApp(
+      app({
+        ...SPEC,
+        worker: {
+          app: 'app.celery',
+          autoscaling: { minReplicas: 4, maxReplicas: 8, targetMemoryUtilizationPercentage: 80 },
+          resources: { requests: { memory: '128Mi' } },
+        },
+        beat: {},
+      }),
+    );
+    await w.reconcile();
+    expect(w.status()?.components).toMatchObject({ worker: { desired: 4 }, beat: { desired: 1 } });
+  });
+
+  it('on deletion under Delete only, deletes and says nothing of retained data', async () => {
+    const w = world();
+    const spec = { ...SPEC, databases: { postgres: { version: '15', storage: { size: '1Gi' }, deletionPolicy: 'Delete' } } };
+    w.setApp(app(spec));
+    await w.reconcile();
+    w.writes.length = 0;
+    w.events.length = 0;
+    w.setApp(app(spec, { deletionTimestamp: new Date() }));
+    await w.reconcile();
+    expect(w.writes).toEqual(['delete Secret/web-postgres-credentials', 'removeFinalizer']);
+    expect(w.events).toEqual(['Normal DeletedData: deletionPolicy Delete: removed postgres (0 volume claims, 1 secrets)']);
+    expect(logged(w, 'finalized')).toEqual([expect.objectContaining({ kept: 0, removed: 1 })]);
+  });
+
+  it('on deletion under Retain takes its ownership off only the credentials it controls', async () => {
+    const w = world();
+    w.setApp(app(SPEC));
+    await w.reconcile();
+    w.writes.length = 0;
+    w.setApp(app(SPEC, { deletionTimestamp: new Date() }));
+    await w.reconcile();
+    expect(w.writes).toEqual(['removeFinalizer']);
+  });
+});
+
+describe('isControlledBy', () => {
+  const owner = { metadata: { uid: 'u1' } };
+  const ref = (uid: string, controller?: boolean) => ({ apiVersion: 'v1', kind: 'X', name: 'x', uid, ...(controller === undefined ? {} : { controller }) });
+  it('is true only for a controller reference to that owner', () => {
+    expect(isControlledBy({ metadata: { ownerReferences: [ref('u1', true)] } }, owner)).toBe(true);
+    expect(isControlledBy({ metadata: { ownerReferences: [ref('u1', false)] } }, owner)).toBe(false);
+    expect(isControlledBy({ metadata: { ownerReferences: [ref('u1')] } }, owner)).toBe(false);
+    expect(isControlledBy({ metadata: { ownerReferences: [ref('u2', true)] } }, owner)).toBe(false);
+    expect(isControlledBy({ metadata: { ownerReferences: [ref('u2', true), ref('u1', true)] } }, owner)).toBe(true);
+    expect(isControlledBy({ metadata: {} }, owner)).toBe(false);
   });
 });
 

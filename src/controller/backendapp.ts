@@ -24,7 +24,7 @@ import { JOB, kindKey, kindOf, labelOf, nameOf, namespaceOf, PERSISTENT_VOLUME_C
 import type { ChildCaches, Writer } from './cluster.js';
 import { componentProblem } from './pods.js';
 import { expiredMigrations, isRunningMigration, migrationPods, migrationState, type MigrationState } from './release.js';
-import { MIGRATION_FAILED, desiredStatus, withTransitionTimes, type Blocker, type ComponentObservation } from './status.js';
+import { desiredStatus, withTransitionTimes, type Blocker, type ComponentObservation } from './status.js';
 
 /** Carries out deletionPolicy before the app goes; removed even when the spec is invalid. */
 export const FINALIZER = 'backendapp.io/finalizer';
@@ -33,10 +33,11 @@ export interface ReconcilerDeps {
   apps: { get(namespace: string, name: string): KubernetesObject | undefined };
   children: ChildCaches;
   /** The apps' pods (podSummary), read only to say why a component is not ready. */
-  pods?: { list(namespace: string): KubernetesObject[] };
+  pods: { list(namespace: string): KubernetesObject[] };
   writer: Writer;
   events: EventRecorder;
-  now?: () => Date;
+  /** The clock of conditions' lastTransitionTime. */
+  now: () => Date;
 }
 
 /** A step the walk stopped at, and why; the child's next event resumes it. */
@@ -61,6 +62,11 @@ export class BackendAppReconciler implements Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
+  /** How many credentials Secrets' values it holds: those of apps that still exist. */
+  get credentialsHeld(): number {
+    return this.credentials.size;
+  }
+
   /**
    * One pass towards the spec: finalizer first, then the children step by step
    * (render/steps.ts), then what the spec no longer asks for, then status.
@@ -72,7 +78,7 @@ export class BackendAppReconciler implements Reconciler {
       this.forgetCredentials(req);
       return {};
     }
-    if (app.metadata?.deletionTimestamp) {
+    if (isBeingDeleted(app)) {
       await this.finalize(app, log);
       return {};
     }
@@ -113,8 +119,7 @@ export class BackendAppReconciler implements Reconciler {
   /** What each component's workload reports, and why its pods do not run when they say so. */
   private observe(app: BackendApp, desired: KubernetesObject[]): ComponentObservation[] {
     const obs = observe(this.deps.children, app, desired);
-    const pods = this.deps.pods?.list(namespaceOf(app)).filter((p) => labelOf(p, INSTANCE_LABEL) === app.metadata.name) ?? [];
-    if (!pods.length) return obs;
+    const pods = this.deps.pods.list(namespaceOf(app)).filter((p) => labelOf(p, INSTANCE_LABEL) === app.metadata.name);
     return obs.map((o) => {
       const problem = componentProblem(pods.filter((p) => labelOf(p, COMPONENT_LABEL) === o.component) as V1Pod[]);
       return problem ? { ...o, problem } : o;
@@ -135,7 +140,7 @@ export class BackendAppReconciler implements Reconciler {
     for (const s of this.deps.children.list('v1/Secret', ns)) {
       if (labelOf(s, INSTANCE_LABEL) === app.metadata.name) existing[nameOf(s)] = decodeData(s);
     }
-    const isCredentials = (o: KubernetesObject) => o.kind === 'Secret' && labelOf(o, CREDENTIALS_LABEL) === 'true';
+    const isCredentials = (o: KubernetesObject) => labelOf(o, CREDENTIALS_LABEL) === 'true';
     let steps = planApp(app, { existingSecrets: existing });
     const credentialsOf = (steps: Step[]) => steps.flatMap((s) => s.objects).filter(isCredentials);
     const unseen = new Set(
@@ -185,7 +190,7 @@ export class BackendAppReconciler implements Reconciler {
     const created: KubernetesObject[] = [...createdBefore];
     const updated: KubernetesObject[] = [];
     const applyOne = async (d: KubernetesObject) => {
-      if ((await this.applyChild(d, log)) === 'created') created.push(d);
+      if (await this.applyChild(d, log)) created.push(d);
       else updated.push(d);
     };
     const walk: Walk = {};
@@ -225,13 +230,13 @@ export class BackendAppReconciler implements Reconciler {
     const revision = labelOf(job, RELEASE_LABEL) ?? '';
     const remembered = (app as { status?: BackendAppStatus }).status?.release;
     if (remembered?.revision === revision && remembered.migration?.phase === 'Succeeded') return remembered.migration;
-    const pods = migrationPods(this.deps.pods?.list(ns) ?? [], appName, revision);
+    const pods = migrationPods(this.deps.pods.list(ns), appName, revision);
     const live = this.live(job);
     if (live) return migrationState(name, live as V1Job, pods);
     const earlier = this.deps.children.list(kindKey(job), ns).find((j) => nameOf(j) !== name && isRunningMigration(j, appName));
     if (earlier) return migrationState(name, undefined, [], `Waiting for Job ${nameOf(earlier)} of an earlier release to finish`);
     const before = steps.slice(0, steps.indexOf(step)).flatMap((s) => s.objects);
-    const unready = before.filter((d) => d.kind === 'StatefulSet' && !isReady(d, this.live(d)));
+    const unready = before.filter((d) => d.kind === 'StatefulSet' && !isReadyStatefulSet(this.live(d)));
     if (unready.length) return migrationState(name, undefined, [], `Waiting for ${unready.map((d) => `${d.kind} ${nameOf(d)}`).join(', ')} to be ready`);
     let result = await this.deps.writer.create(withAppliedHash(job));
     if (result) created.push(job);
@@ -243,7 +248,8 @@ export class BackendAppReconciler implements Reconciler {
 
   /** Deletes migration Jobs older than the last three (with their pods), never the current release's. */
   private async expireMigrations(app: KubernetesObject, steps: readonly Step[], log: Logger): Promise<void> {
-    const current = steps.flatMap((s) => s.objects).find((o) => o.kind === 'Job')?.metadata?.name;
+    const job = steps.flatMap((s) => s.objects).find((o) => o.kind === 'Job');
+    const current = job && nameOf(job);
     const jobs = this.deps.children.list(kindKey(JOB), namespaceOf(app));
     const expired = expiredMigrations(jobs, nameOf(app), current);
     for (const j of expired) await this.deps.writer.delete(j);
@@ -254,8 +260,8 @@ export class BackendAppReconciler implements Reconciler {
     return this.deps.children.get(kindKey(d), namespaceOf(d), nameOf(d));
   }
 
-  /** Applies one child and records the result in the cache; says whether it was new. */
-  private async applyChild(d: KubernetesObject, log: Logger): Promise<'created' | 'updated'> {
+  /** Applies one child and records the result in the cache; true when it was new. */
+  private async applyChild(d: KubernetesObject, log: Logger): Promise<boolean> {
     const live = this.live(d);
     let applied: KubernetesObject;
     try {
@@ -277,7 +283,7 @@ export class BackendAppReconciler implements Reconciler {
       log.info({ object: `${d.kind}/${nameOf(d)}`, lists: foreign.map((f) => f.path) }, 'removed list items another field manager added');
     }
     this.deps.children.observe(kindKey(d), applied);
-    return live === undefined ? 'created' : 'updated';
+    return live === undefined;
   }
 
   /**
@@ -314,14 +320,16 @@ export class BackendAppReconciler implements Reconciler {
     const current = (app as { status?: BackendAppStatus }).status;
     // A blocked reconcile knows nothing new about the release: keep what was reported.
     const next = desiredStatus(app.metadata?.generation ?? 0, observations, blocker, release ?? current?.release);
-    const conditions = withTransitionTimes(next.conditions, current?.conditions, (this.deps.now ?? (() => new Date()))());
+    const conditions = withTransitionTimes(next.conditions, current?.conditions, this.deps.now());
     const status: BackendAppStatus = { ...next, conditions };
     if (canonicalJSON(status) === canonicalJSON(current ?? {})) return;
     await this.deps.writer.replaceStatus(app, status);
     const before = current?.conditions?.find((c) => c.type === 'Degraded');
     const after = conditions.find((c) => c.type === 'Degraded');
-    const warning = blocker ?? (after?.status === 'True' && after.reason === MIGRATION_FAILED ? { reason: after.reason, message: after.message } : undefined);
-    if (warning && (before?.message !== after?.message || before?.status !== 'True')) {
+    // Once per problem: when Degraded turns True, or says something new. A blocker's
+    // message is the condition's without the counts, which change while it holds.
+    if (after?.status === 'True' && before?.message !== after.message) {
+      const warning = blocker ?? { reason: after.reason, message: after.message };
       this.deps.events.event(app, 'Warning', warning.reason, warning.message);
       log.warn({ reason: warning.reason }, warning.message);
     }
@@ -331,7 +339,7 @@ export class BackendAppReconciler implements Reconciler {
   }
 
   private async ensureFinalizer(app: KubernetesObject): Promise<void> {
-    if (app.metadata?.finalizers?.includes(FINALIZER)) return;
+    if (hasFinalizer(app)) return;
     await this.deps.writer.addFinalizer(app, FINALIZER);
   }
 
@@ -343,7 +351,7 @@ export class BackendAppReconciler implements Reconciler {
    * blocks deletion; anything unreadable counts as Retain.
    */
   private async finalize(app: KubernetesObject, log: Logger): Promise<void> {
-    if (!app.metadata?.finalizers?.includes(FINALIZER)) return;
+    if (!hasFinalizer(app)) return;
     const ns = namespaceOf(app);
     const name = nameOf(app);
     const kept: string[] = [];
@@ -403,12 +411,18 @@ function minReplicasOf(app: BackendApp, component: Component): number {
   return 0;
 }
 
-/** A StatefulSet with every pod it asks for ready; anything else counts as ready once it exists. */
-function isReady(desired: KubernetesObject, live: KubernetesObject | undefined): boolean {
-  if (!live) return false;
-  if (desired.kind !== 'StatefulSet') return true;
-  const sts = live as V1StatefulSet;
-  return (sts.status?.readyReplicas ?? 0) >= (sts.spec?.replicas ?? 1);
+/** A StatefulSet that exists with every pod it asks for ready. */
+function isReadyStatefulSet(live: KubernetesObject | undefined): boolean {
+  const sts = live as V1StatefulSet | undefined;
+  return (sts?.status?.readyReplicas ?? 0) >= (sts?.spec?.replicas ?? 1);
+}
+
+function hasFinalizer(app: KubernetesObject): boolean {
+  return app.metadata?.finalizers?.includes(FINALIZER) ?? false;
+}
+
+function isBeingDeleted(app: KubernetesObject): boolean {
+  return app.metadata?.deletionTimestamp !== undefined;
 }
 
 export function isControlledBy(obj: KubernetesObject, owner: KubernetesObject): boolean {

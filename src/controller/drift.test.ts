@@ -120,6 +120,8 @@ describe('appliedHash', () => {
 
 describe('drift, at the edges', () => {
   it('stamps a short hash: 16 hex digits, the same for the same object', () => {
+    // The annotation's name is what a live object carries from older versions: it must not change.
+    expect(APPLIED_HASH_ANNOTATION).toBe('backendapp.io/applied-hash');
     const hash = withAppliedHash<KubernetesObject>(desired).metadata?.annotations?.[APPLIED_HASH_ANNOTATION];
     expect(hash).toMatch(/^[0-9a-f]{16}$/);
     expect(hash).toBe(appliedHash(desired));

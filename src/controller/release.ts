@@ -3,6 +3,7 @@
 import type { KubernetesObject, V1Job, V1Pod } from '@kubernetes/client-node';
 import type { ReleaseStatus } from '../api/v1alpha1.js';
 import { labelOf, nameOf } from '../kinds.js';
+import { isoSeconds } from './status.js';
 import { COMPONENT_LABEL, INSTANCE_LABEL, MIGRATE, RELEASE_LABEL } from '../render/labels.js';
 
 export type MigrationState = NonNullable<ReleaseStatus['migration']>;
@@ -84,6 +85,5 @@ function created(o: KubernetesObject): number {
 
 function timestamp(t: Date | string | undefined): string | undefined {
   if (!t) return undefined;
-  const iso = t instanceof Date ? t.toISOString() : new Date(t).toISOString();
-  return iso.replace(/\.\d{3}Z$/, 'Z');
+  return isoSeconds(new Date(t));
 }

@@ -1,6 +1,6 @@
 import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { componentState, desiredStatus, withTransitionTimes, type ComponentObservation } from './status.js';
+import { componentState, desiredStatus, isoSeconds, withTransitionTimes, type ComponentObservation } from './status.js';
 
 function deployment(
   replicas: number,
@@ -302,6 +302,29 @@ describe('desiredStatus, as people read it', () => {
     ).toBe('CrashLoopBackOff: exit 1');
     refused.status!.conditions[1]!.status = 'False';
     expect(desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: refused }], undefined).components?.api).toEqual({ ready: 0, desired: 2 });
+  });
+
+  it('says FailedCreate even when the Deployment gives no reason or message', () => {
+    const refused = deployment(1, 0);
+    refused.status!.conditions = [{ type: 'ReplicaFailure', status: 'True' }];
+    expect(desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: refused }], undefined).components?.api?.message).toBe(
+      'FailedCreate: pods could not be created',
+    );
+  });
+
+  it.each([
+    [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }, true],
+    [{ type: 'Progressing', status: 'True', reason: 'ProgressDeadlineExceeded' }, false],
+    [{ type: 'Available', status: 'False', reason: 'ProgressDeadlineExceeded' }, false],
+    [{ type: 'Progressing', status: 'False', reason: 'ReplicaSetCreateError' }, false],
+  ])('counts a rollout as stalled only on Progressing=False ProgressDeadlineExceeded (%o → %s)', (c, stalled) => {
+    const d = deployment(2, 0);
+    d.status!.conditions = [c];
+    expect(desiredStatus(1, [{ component: 'api', kind: 'Deployment', workload: d }], undefined).phase).toBe(stalled ? 'Degraded' : 'Progressing');
+  });
+
+  it('writes times to the second, as Kubernetes does', () => {
+    expect(isoSeconds(new Date('2026-11-30T04:05:06.789Z'))).toBe('2026-11-30T04:05:06Z');
   });
 
   it('counts a StatefulSet whose pods are not on the update revision yet as rolling out', () => {

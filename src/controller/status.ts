@@ -108,7 +108,8 @@ export function desiredStatus(
   const withConditions = (phase: NonNullable<BackendAppStatus['phase']>, conditions: Omit<Condition, 'lastTransitionTime'>[]) => ({
     observedGeneration: generation,
     phase,
-    summary: truncate(summary, 256),
+    // At most seven components with their counts: far within the schema's 256 characters.
+    summary,
     components,
     ...(release ? { release } : {}),
     conditions,
@@ -181,13 +182,14 @@ export function withTransitionTimes(
   previous: readonly Condition[] | undefined,
   now: Date,
 ): Condition[] {
-  const stamp = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const stamp = isoSeconds(now);
   return next.map((c) => {
     const before = previous?.find((p) => p.type === c.type);
     return { ...c, lastTransitionTime: before && before.status === c.status ? before.lastTransitionTime : stamp };
   });
 }
 
-function truncate(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+/** RFC 3339 to the second, as Kubernetes writes times: "2026-11-30T04:00:00Z". */
+export function isoSeconds(t: Date): string {
+  return `${t.toISOString().slice(0, 19)}Z`;
 }
