@@ -214,3 +214,56 @@ describe('status says why pods do not run', () => {
     await kubectl(['delete', 'bapp', 'crashes', 'missing-secret', '-n', ns.name, '--wait=false']);
   });
 });
+
+describe('an app volume on the real node', () => {
+  // The api is Python's own file server over the volume: it records each start in
+  // boots.txt, so the file tells whether a new pod found the old pod's data.
+  const serveVolume = [
+    'python3',
+    '-c',
+    [
+      'import os, socket, http.server, functools',
+      "os.makedirs('/app/data/health', exist_ok=True)",
+      "[open(f'/app/data/health/{f}', 'w').write('ok') for f in ('index.html', 'ready', 'live')]",
+      "open('/app/data/boots.txt', 'a').write(socket.gethostname() + '\\n')",
+      "http.server.ThreadingHTTPServer(('', 8000), functools.partial(http.server.SimpleHTTPRequestHandler, directory='/app/data')).serve_forever()",
+    ].join('\n'),
+  ];
+  const manifest = (): Manifest => ({
+    apiVersion: 'backendapp.io/v1alpha1',
+    kind: 'BackendApp',
+    metadata: { name: 'files', namespace: ns.name },
+    spec: {
+      image: sample().spec.image,
+      volumes: [{ name: 'data', mountPath: '/app/data', persistentVolumeClaim: { size: '1Gi' } }],
+      api: { port: 8000, replicas: 1, command: serveVolume, volumes: ['data'] },
+    },
+  });
+  const boots = async () => {
+    const res = await http(`${await serviceURL(ns.name, 'files-api', 8000)}/boots.txt`);
+    if (res.status !== 200) throw new Error(`GET /boots.txt: ${res.status} ${res.body}`);
+    return res.body.split('\n').filter(Boolean);
+  };
+
+  it('writes to /app/data and keeps its file across a pod deletion', async () => {
+    await apply(manifest());
+    await waitReady(ns.name, 'files', 180_000);
+    const first = await waitFor('boots.txt with one start', async () => ((await boots()).length === 1 ? boots() : undefined), 60_000, 1_000);
+    const pod = (await kubectlOk(['get', 'pods', '-n', ns.name, '-l', 'app.kubernetes.io/instance=files', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+    expect(first).toEqual([pod]);
+    await kubectlOk(['delete', 'pod', pod, '-n', ns.name, '--wait=true']);
+    const both = await waitFor(
+      'boots.txt with a second start',
+      async () => ((await boots().catch(() => [])).length === 2 ? boots() : undefined),
+      180_000,
+      1_000,
+    );
+    expect(both[0]).toBe(pod);
+    expect(both[1]).not.toBe(pod);
+    note('app volume: pod deleted → file read back by the new pod', 'ok');
+  });
+
+  afterAll(async () => {
+    await kubectl(['delete', 'bapp', 'files', '-n', ns.name, '--wait=false']);
+  });
+});
