@@ -684,6 +684,10 @@ describe('BackendAppReconciler: what the user sees', () => {
     nested.setApp(app({ ...SPEC, databases: { postgres: { ...SPEC.databases.postgres, podTemplate: { metadata: { annotations: { a: 'b' } } } } } }));
     await expect(nested.reconcile()).rejects.toBe(invalid);
     expect(condition(nested, 'Ready')?.reason).toBe('InvalidSpec');
+    const failing = refusing(Object.assign(new Error('etcdserver: request timed out'), { code: 500 }), 'Deployment');
+    failing.setApp(app({ ...SPEC, api: { port: 8000, replicas: 2, podTemplate: { metadata: { annotations: { a: 'b' } } } } }));
+    await expect(failing.reconcile()).rejects.toThrow('etcdserver');
+    expect(condition(failing, 'Ready')?.reason).toBe('ApplyFailed');
     const plain = refusing(invalid, 'Deployment');
     plain.setApp(app(SPEC));
     await expect(plain.reconcile()).rejects.toBe(invalid);
