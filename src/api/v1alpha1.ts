@@ -259,6 +259,17 @@ function uniqueNames<T extends { name: string }>(what: string) {
   };
 }
 
+/** A list of environment variables, unique by name (a list-map keyed by name for server-side apply). */
+function envList<T extends z.ZodType<{ name: string }>>(item: T, description: string) {
+  return z
+    .array(item)
+    .max(256)
+    .superRefine(uniqueNames('variable'))
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+    .optional()
+    .describe(description);
+}
+
 // ---------------------------------------------------------------------------
 // Pod templates: any pod field, merged over what the operator renders (see
 // render/podtemplate.ts). The CRD types the commonest fields for kubectl explain
@@ -294,13 +305,7 @@ const ContainerOverride = preserved(
     image: z.string().max(1024).optional().describe('Image of an added container. The main container takes its image from the spec.'),
     command: z.array(z.string().max(4096)).max(128).optional().describe('Entrypoint of an added container.'),
     args: z.array(z.string().max(4096)).max(128).optional().describe('Arguments of an added container.'),
-    env: z
-      .array(OverrideEnvVar)
-      .max(256)
-      .superRefine(uniqueNames('variable'))
-      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
-      .optional()
-      .describe("Variables, merged by name into the container's own."),
+    env: envList(OverrideEnvVar, "Variables, merged by name into the container's own."),
     livenessProbe: anyObject('Liveness probe of an added container (or of beat and the migration, which have none).').optional(),
     readinessProbe: anyObject('Readiness probe of an added container.').optional(),
     startupProbe: anyObject('Startup probe of an added container.').optional(),
@@ -898,13 +903,7 @@ const SpecBase = strict({
     .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
     .optional()
     .describe('Secrets used to pull the application image from a private registry.'),
-  env: z
-    .array(EnvVarSchema)
-    .max(256)
-    .superRefine(uniqueNames('variable'))
-    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
-    .optional()
-    .describe('Environment variables for api, worker and beat.'),
+  env: envList(EnvVarSchema, 'Environment variables for api, worker and beat.'),
   envFrom: z.array(EnvFromSchema).max(32).optional().describe('Secrets and ConfigMaps whose keys all become environment variables of api, worker and beat.'),
   securityContext: defaultsToFilled(SecurityContextSchema).describe(
     'Identity of the application containers. Every pod also runs with Pod Security "restricted" settings, which are not configurable.',

@@ -149,6 +149,20 @@ function world(
   };
 }
 
+type World = ReturnType<typeof world>;
+
+/** A condition of the status the reconciler last wrote. */
+function condition(w: World, type: string) {
+  return w.status()?.conditions?.find((c) => c.type === type);
+}
+
+/** Sets a cached child's status, as its controller (and then its watch event) would. */
+function setStatus(w: World, k: string, name: string, status: unknown): void {
+  const live = w.children.get(k, NS, name);
+  if (!live) throw new Error(`${k} ${name} not in the cache`);
+  w.put({ ...live, status } as KubernetesObject);
+}
+
 describe('BackendAppReconciler', () => {
   it('applies every child once, then sends nothing when nothing changed', async () => {
     const w = world();
@@ -403,13 +417,7 @@ describe('BackendAppReconciler with spec.migrations', () => {
   const jobWrites = (w: ReturnType<typeof world>) => w.writes.filter((x) => x.includes(' Job/'));
   const workloadWrites = (w: ReturnType<typeof world>) => w.writes.filter((x) => /Deployment\/web-(api|worker)/.test(x));
   const jobName = (w: ReturnType<typeof world>) => w.children.list('batch/v1/Job', NS)[0]?.metadata?.name ?? '';
-  const setStatus = (w: ReturnType<typeof world>, k: string, name: string, status: unknown) => {
-    const live = w.children.get(k, NS, name);
-    if (!live) throw new Error(`${k} ${name} not in the cache`);
-    w.put({ ...live, status } as KubernetesObject);
-  };
   const databasesReady = (w: ReturnType<typeof world>) => setStatus(w, 'apps/v1/StatefulSet', 'web-postgres', { readyReplicas: 1, replicas: 1 });
-  const condition = (w: ReturnType<typeof world>, type: string) => w.status()?.conditions?.find((c) => c.type === type);
   /** The app applied, its databases Ready and its migration Job created. */
   const migrationStarted = async (w: ReturnType<typeof world>) => {
     w.setApp(app(MIGRATING));
@@ -548,12 +556,6 @@ describe('BackendAppReconciler with spec.migrations', () => {
 describe('BackendAppReconciler: what the user sees', () => {
   const WORKER = { ...SPEC, worker: { app: 'app.celery' } };
   const refusing = (err: Error, kind = 'StatefulSet') => world({ refuse: (o) => (o.kind === kind ? err : undefined) });
-  const condition = (w: ReturnType<typeof world>, type: string) => w.status()?.conditions?.find((c) => c.type === type);
-  const setStatus = (w: ReturnType<typeof world>, k: string, name: string, status: unknown) => {
-    const live = w.children.get(k, NS, name);
-    if (!live) throw new Error(`${k} ${name} not in the cache`);
-    w.put({ ...live, status } as KubernetesObject);
-  };
 
   it('does nothing for an app that is gone: its children go by garbage collection', async () => {
     const w = world();
@@ -899,12 +901,6 @@ describe('BackendAppReconciler on deletion', () => {
 describe('BackendAppReconciler: requests, logs and memory', () => {
   const WORKER = { ...SPEC, worker: { app: 'app.celery', replicas: 2 } };
   const MIGRATING = { ...SPEC, migrations: { command: ['alembic', 'upgrade', 'head'] } };
-  const condition = (w: ReturnType<typeof world>, type: string) => w.status()?.conditions?.find((c) => c.type === type);
-  const setStatus = (w: ReturnType<typeof world>, k: string, name: string, status: unknown) => {
-    const live = w.children.get(k, NS, name);
-    if (!live) throw new Error(`${k} ${name} not in the cache`);
-    w.put({ ...live, status } as KubernetesObject);
-  };
   const logged = (w: ReturnType<typeof world>, msg: string) => w.logs.filter((l) => l.msg === msg);
 
   it('uses the finalizer name backendapp.io/finalizer', () => {
