@@ -151,6 +151,17 @@ function world(
 
 type World = ReturnType<typeof world>;
 
+/** A world where `first` has been reconciled once, with what that wrote, recorded and logged forgotten. */
+async function settled(first: KubernetesObject): Promise<World> {
+  const w = world();
+  w.setApp(first);
+  await w.reconcile();
+  w.writes.length = 0;
+  w.events.length = 0;
+  w.logs.length = 0;
+  return w;
+}
+
 /** A condition of the status the reconciler last wrote. */
 function condition(w: World, type: string) {
   return w.status()?.conditions?.find((c) => c.type === type);
@@ -314,10 +325,7 @@ describe('BackendAppReconciler', () => {
   });
 
   it('on deletion honours deletionPolicy even when the spec is invalid, then removes its finalizer', async () => {
-    const w = world();
-    w.setApp(app(SPEC));
-    await w.reconcile();
-    w.writes.length = 0;
+    const w = await settled(app(SPEC));
     w.setApp(
       app(
         { ...SPEC, api: { port: 'not a port' }, databases: { postgres: { version: '15', deletionPolicy: 'Delete' }, redis: { deletionPolicy: 'Retain' } } },
@@ -731,10 +739,7 @@ describe('BackendAppReconciler: what the user sees', () => {
   });
 
   it('does not prune a component turned off while a later step still waits', async () => {
-    const w = world();
-    w.setApp(app(WORKER));
-    await w.reconcile();
-    w.writes.length = 0;
+    const w = await settled(app(WORKER));
     w.setApp(app({ ...SPEC, migrations: { command: ['alembic', 'upgrade', 'head'] } }, { generation: 2 }));
     await w.reconcile();
     expect(w.status()?.release?.migration?.phase).toBe('Pending');
@@ -878,11 +883,7 @@ describe('BackendAppReconciler on deletion', () => {
   });
 
   it('skips a database the spec names as null, and treats an unreadable policy as Retain', async () => {
-    const w = world();
-    w.setApp(app(SPEC));
-    await w.reconcile();
-    w.writes.length = 0;
-    w.events.length = 0;
+    const w = await settled(app(SPEC));
     w.setApp(app({ ...SPEC, databases: { postgres: 'garbage', redis: null } }, { deletionTimestamp: new Date() }));
     await w.reconcile();
     expect(w.writes.filter((x) => x.startsWith('delete'))).toEqual([]);
@@ -1079,10 +1080,7 @@ describe('BackendAppReconciler: requests, logs and memory', () => {
   });
 
   it('on deletion under Retain takes its ownership off only the credentials it controls', async () => {
-    const w = world();
-    w.setApp(app(SPEC));
-    await w.reconcile();
-    w.writes.length = 0;
+    const w = await settled(app(SPEC));
     w.setApp(app(SPEC, { deletionTimestamp: new Date() }));
     await w.reconcile();
     expect(w.writes).toEqual(['removeFinalizer']);
