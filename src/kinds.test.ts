@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BACKENDAPP, CHILD_KINDS, JOB, PERSISTENT_VOLUME_CLAIM, POD, kindKey, kindOf, labelOf, nameOf, namespaceOf } from './kinds.js';
+import { BACKENDAPP, CHILD_KINDS, JOB, PERSISTENT_VOLUME_CLAIM, POD, childSelector, kindKey, kindOf, labelOf, nameOf, namespaceOf } from './kinds.js';
 
 describe('the kind table', () => {
   // Written out: the REST paths the writer and the caches use, and the RBAC rules
@@ -33,6 +33,13 @@ describe('the kind table', () => {
     expect(kindOf('batch/v1/Job')).toBe(JOB);
     expect(kindOf({ apiVersion: 'v1', kind: 'Pod' })).toBe(POD);
     expect(() => kindOf('v1/ConfigMap')).toThrow('unknown kind v1/ConfigMap');
+  });
+});
+
+describe('childSelector', () => {
+  it('caches what the operator made, and of the claims only the app volumes’', () => {
+    expect(childSelector(JOB)).toBe('app.kubernetes.io/managed-by=backendapp-operator');
+    expect(childSelector(PERSISTENT_VOLUME_CLAIM)).toBe('app.kubernetes.io/managed-by=backendapp-operator,app.kubernetes.io/component=volume');
   });
 });
 

@@ -2,6 +2,7 @@
 // Scheme): the operator's caches and watches, the writer's request paths, the
 // renderer's sort order, RBAC checks, the tests and the benchmarks read this table.
 import { GROUP, KIND, PLURAL, VERSION } from './api/v1alpha1.js';
+import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, VOLUME } from './render/labels.js';
 import type { ResourceRef } from './runtime/index.js';
 
 export interface Kind extends ResourceRef {
@@ -69,6 +70,17 @@ export const CHILD_KINDS: readonly Kind[] = [
 
 /** Read only, cached cut down (controller/pods.ts): status says why pods do not run. */
 export const POD = kind('', 'v1', 'pods', 'Pod');
+
+/**
+ * The label selector of the operator's cache of a child kind: what it made. For
+ * claims, only the app volumes': the databases' claims carry the same labels (from
+ * their StatefulSets' templates) but are not children to apply, and caching them
+ * would wake their app on every bind and resize.
+ */
+export function childSelector(k: Kind): string {
+  const ours = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+  return k === PERSISTENT_VOLUME_CLAIM ? `${ours},${COMPONENT_LABEL}=${VOLUME}` : ours;
+}
 
 /** An object's name: every object from the API server or the renderer has one. */
 export function nameOf(obj: { metadata?: { name?: string } }): string {

@@ -7,9 +7,9 @@ import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { GROUP, KIND } from './api/v1alpha1.js';
 import { BackendAppReconciler } from './controller/backendapp.js';
 import { apiWriter, informerCaches } from './controller/cluster.js';
-import { BACKENDAPP, CHILD_KINDS, PERSISTENT_VOLUME_CLAIM, POD, kindKey, type Kind } from './kinds.js';
+import { BACKENDAPP, CHILD_KINDS, POD, childSelector, kindKey } from './kinds.js';
 import { podProblem, podSummary } from './controller/pods.js';
-import { COMPONENT_LABEL, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, VOLUME } from './render/labels.js';
+import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from './render/labels.js';
 import {
   Controller,
   Informer,
@@ -78,14 +78,9 @@ export function createOperator(opts: OperatorOptions): Manager {
   const apps = informer(BACKENDAPP);
   // Children are cached by label, so the operator holds only what it made, not
   // every Secret and Deployment of the cluster.
-  const ours = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
-  // Claims: only the app volumes'. The databases' claims carry the same labels (from
-  // their StatefulSets' templates) but are not children to apply; caching them would
-  // only wake their app on every bind and resize.
-  const selectorOf = (k: Kind) => (k === PERSISTENT_VOLUME_CLAIM ? `${ours},${COMPONENT_LABEL}=${VOLUME}` : ours);
-  const children = new Map(CHILD_KINDS.map((k) => [kindKey(k), informer(k, selectorOf(k))]));
+  const children = new Map(CHILD_KINDS.map((k) => [kindKey(k), informer(k, childSelector(k))]));
   // The apps' pods, each cut down to what says why it does not run.
-  const pods = informer(POD, ours, (o) => podSummary(o as V1Pod));
+  const pods = informer(POD, `${MANAGED_BY_LABEL}=${MANAGED_BY}`, (o) => podSummary(o as V1Pod));
   const identity = `${hostname()}_${randomUUID()}`;
 
   const reconciler = new BackendAppReconciler({

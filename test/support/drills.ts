@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { API_VERSION } from '../../src/api/v1alpha1.js';
-import { BACKENDAPP, CHILD_KINDS as ORDERED_CHILD_KINDS, PERSISTENT_VOLUME_CLAIM, POD, kindKey } from '../../src/kinds.js';
+import { BACKENDAPP, CHILD_KINDS as ORDERED_CHILD_KINDS, PERSISTENT_VOLUME_CLAIM, POD, childSelector, kindKey } from '../../src/kinds.js';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../../src/render/labels.js';
 import { isNotFound, requestJSON, resourcePath, type ResourceRef } from '../../src/runtime/client.js';
 import { loadKubeConfig, run, waitFor } from './cluster.js';
@@ -177,7 +177,7 @@ export async function releaseApps(namespace: string): Promise<void> {
 
 /** Every object with the operator's labels in `namespace`, of every kind it creates. */
 export async function children(namespace: string): Promise<Obj[]> {
-  const lists = await Promise.all(Object.values(CHILD_KINDS).map((ref) => list(ref, namespace, OUR_LABELS)));
+  const lists = await Promise.all(ORDERED_CHILD_KINDS.map((k) => list(k, namespace, childSelector(k))));
   return lists.flat();
 }
 
