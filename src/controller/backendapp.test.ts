@@ -294,9 +294,7 @@ describe('BackendAppReconciler', () => {
   });
 
   it('never prunes a volume claim, even one it owns that the spec no longer names', async () => {
-    const w = world();
-    w.setApp(app(SPEC));
-    await w.reconcile();
+    const w = await settled(app(SPEC));
     w.put({
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
@@ -306,7 +304,6 @@ describe('BackendAppReconciler', () => {
         ownerReferences: [{ apiVersion: 'backendapp.io/v1alpha1', kind: 'BackendApp', name: 'web', uid: 'uid-1', controller: true }],
       },
     });
-    w.writes.length = 0;
     w.setApp(app({ ...SPEC, image: 'ghcr.io/acme/backend:1.1.0' }, { generation: 2 }));
     await w.reconcile();
     expect(w.writes).toContain('apply Deployment/web-api');
@@ -868,15 +865,12 @@ describe('BackendAppReconciler on deletion', () => {
   });
 
   it('never deletes a Secret of the database that is not its credentials', async () => {
-    const w = world();
-    w.setApp(app(TWO_DBS));
-    await w.reconcile();
+    const w = await settled(app(TWO_DBS));
     w.put({
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'web-postgres-tls', namespace: NS, labels: { 'app.kubernetes.io/instance': 'web', 'app.kubernetes.io/component': 'postgres' } },
     });
-    w.writes.length = 0;
     w.setApp(app(TWO_DBS, { deletionTimestamp: new Date() }));
     await w.reconcile();
     expect(w.writes).not.toContain('delete Secret/web-postgres-tls');
